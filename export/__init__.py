@@ -1,0 +1,1 @@
+"""SavedModel and TFLite export, parity checks, predictors and the benchmark."""

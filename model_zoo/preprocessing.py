@@ -1,0 +1,66 @@
+"""The in-graph preprocessing shared by every model in the zoo.
+
+Putting preprocessing inside the graph means a trained model takes the same
+thing a camera or an image file gives (uint8 pixels, any size, gray or RGB)
+and nothing on the Python side can drift out of step with training.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+# ITU-R BT.601 luma weights, the same ones OpenCV's and PIL's RGB->gray use.
+_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+@keras.saving.register_keras_serializable(package="fer")
+class FacePreprocessing(keras.layers.Layer):
+    """uint8 image(s) of any size with 1 or 3 channels -> float32 (H, W, 1) in [0, 1].
+
+    The layer has no weights. It converts RGB to gray with BT.601 weights,
+    resizes bilinearly to ``(height, width)`` and rescales by 1/255. The
+    channel count may be unknown when the graph is built; it is then decided
+    per call.
+
+    Args:
+        height: Output height in pixels.
+        width: Output width in pixels.
+    """
+
+    def __init__(self, height: int = 48, width: int = 48, **kwargs):
+        super().__init__(**kwargs)
+        self.height = int(height)
+        self.width = int(width)
+
+    def call(self, images):
+        x = tf.cast(images, tf.float32)
+        channels = x.shape[-1]
+        if channels == 1:
+            gray = x
+        elif channels == 3:
+            gray = self._rgb_to_gray(x)
+        elif channels is None:
+            gray = tf.cond(
+                tf.equal(tf.shape(x)[-1], 3),
+                lambda: self._rgb_to_gray(x),
+                lambda: x[..., :1],
+            )
+        else:
+            raise ValueError(
+                f"FacePreprocessing takes images with 1 (gray) or 3 (RGB) channels, got {channels}. "
+                "Convert RGBA or other formats to RGB first."
+            )
+        if x.shape[-3] != self.height or x.shape[-2] != self.width:
+            gray = tf.image.resize(gray, (self.height, self.width), method="bilinear")
+        return gray / 255.0
+
+    @staticmethod
+    def _rgb_to_gray(x):
+        return tf.reduce_sum(x * tf.constant(_LUMA_WEIGHTS, tf.float32), axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-3], self.height, self.width, 1)
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}

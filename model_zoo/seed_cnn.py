@@ -1,0 +1,82 @@
+"""The documented "seed CNN" for 48x48 FER2013 faces, and its tiny test variant.
+
+Three blocks of [Conv2D -> BatchNorm, Conv2D -> BatchNorm, MaxPool, Dropout]
+with 32, 64 and 128 filters, then Flatten -> Dense(256) -> BatchNorm ->
+Dropout -> Dense(7, softmax). With a 48x48x1 input it has 1,469,543
+trainable parameters (1,470,951 in all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from model_zoo.preprocessing import FacePreprocessing
+from model_zoo.registry import register_model
+
+FACE_SIZE = 48
+NUM_CLASSES = 7
+
+
+@register_model
+def seed_cnn(
+    input_shape: tuple[int | None, int | None, int | None] = (None, None, None),
+    num_classes: int = NUM_CLASSES,
+    filters: Sequence[int] = (32, 64, 128),
+    conv_dropout: float = 0.25,
+    dense_units: int = 256,
+    dense_dropout: float = 0.5,
+    l2: float = 0.0,
+    name: str = "seed_cnn",
+) -> keras.Model:
+    """Build the seed CNN with its preprocessing inside the graph.
+
+    Args:
+        input_shape: (height, width, channels) of the uint8 input; any entry may
+            be None. The default takes any size with 1 or 3 channels.
+        num_classes: Number of output classes.
+        filters: Filters of the three convolution blocks.
+        conv_dropout: Dropout rate after each convolution block.
+        dense_units: Width of the hidden dense layer.
+        dense_dropout: Dropout rate before the classifier.
+        l2: L2 weight decay on convolution and dense kernels (0 disables it).
+        name: Model name.
+
+    Returns:
+        An uncompiled ``keras.Model`` mapping uint8 images to class probabilities.
+    """
+    # === Layers ===
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+
+    # === Functional Model ===
+    inputs = keras.Input(shape=input_shape, dtype="uint8", name="image")
+    x = FacePreprocessing(FACE_SIZE, FACE_SIZE, name="preprocessing")(inputs)
+    for block, n_filters in enumerate(filters, start=1):
+        for conv in (1, 2):
+            x = keras.layers.Conv2D(
+                n_filters,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_regularizer=regularizer,
+                name=f"block{block}_conv{conv}",
+            )(x)
+            x = keras.layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
+        x = keras.layers.Dropout(conv_dropout, name=f"block{block}_dropout")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(dense_units, activation="relu", kernel_regularizer=regularizer, name="dense")(x)
+    x = keras.layers.BatchNormalization(name="dense_bn")(x)
+    x = keras.layers.Dropout(dense_dropout, name="dense_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+@register_model
+def seed_cnn_tiny(**kwargs) -> keras.Model:
+    """The seed CNN's shape at a few hundredth of its size, for tests and smoke runs."""
+    kwargs.setdefault("filters", (4, 8, 8))
+    kwargs.setdefault("dense_units", 16)
+    kwargs.setdefault("name", "seed_cnn_tiny")
+    return seed_cnn(**kwargs)

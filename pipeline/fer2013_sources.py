@@ -1,0 +1,230 @@
+"""Reading FER2013 from the forms users have it in, row by row, with checks.
+
+Supported sources (a directory holding one of them, or the file itself):
+
+* ``fer2013.csv`` / ``fer2013.csv.gz``: columns ``emotion,pixels,Usage``;
+* ``icml_face_data.csv`` (the Kaggle variant with ``emotion, Usage, pixels``);
+* an image-folder tree ``train/<class>/*.png|jpg``, ``test/<class>/...`` and
+  optionally ``val/`` or ``validation/``; class folders match case-insensitively.
+
+Usage ``Training`` -> split ``train``, ``PublicTest`` -> ``validation``,
+``PrivateTest`` -> ``test``. A split the source lacks is simply absent.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import gzip
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+IMAGE_SIZE = 48
+NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
+USAGE_TO_SPLIT = {"training": "train", "publictest": "validation", "privatetest": "test"}
+FOLDER_TO_SPLIT = {"train": "train", "training": "train", "val": "validation", "validation": "validation",
+                   "test": "test"}
+CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+WHERE_TO_GET_IT = (
+    "FER2013 is not downloaded automatically (its licence asks each user to accept it). Get "
+    "fer2013.csv (or fer2013.csv.gz, or icml_face_data.csv) from the Kaggle challenge "
+    "'challenges-in-representation-learning-facial-expression-recognition-challenge', or the "
+    "image-folder version from the Kaggle dataset 'msambare/fer2013', and put it in that "
+    "directory (or pass the file itself)."
+)
+
+
+class MissingDataError(FileNotFoundError):
+    """No FER2013 source where one was expected."""
+
+
+class BadRowError(ValueError):
+    """A row of the source is malformed; the message names the file, the line and the problem."""
+
+
+@dataclass(frozen=True)
+class Fer2013Source:
+    """Where FER2013 comes from: ``kind`` is ``"csv"`` or ``"images"``."""
+
+    kind: str
+    path: Path
+
+    def fingerprint(self) -> str:
+        """A short hash of the source's files (names, sizes, modification times).
+
+        Cheap to compute, and it changes when the data are replaced, so a cache
+        keyed on it is never stale.
+        """
+        digest = hashlib.sha256(str(self.path.resolve()).encode())
+        files = [self.path] if self.path.is_file() else sorted(p for p in self.path.rglob("*") if p.is_file())
+        for p in files:
+            stat = p.stat()
+            digest.update(f"{p.relative_to(self.path) if p != self.path else p.name}:{stat.st_size}:"
+                          f"{stat.st_mtime_ns}".encode())
+        return digest.hexdigest()[:12]
+
+
+@dataclass
+class SplitArrays:
+    """The examples of one split: ``images`` (N, 48, 48, 1) uint8, ``labels`` (N,) int64, ``keys``."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    keys: list[str]
+
+
+@dataclass
+class SourceExamples:
+    """Every split read from a source, and the rows skipped, counted by reason."""
+
+    splits: dict[str, SplitArrays]
+    skipped: collections.Counter = field(default_factory=collections.Counter)
+
+
+def find_source(path: str | Path) -> Fer2013Source:
+    """Locate the FER2013 source at ``path`` (a file, or a directory holding one).
+
+    Raises:
+        MissingDataError: if nothing usable is there; the message says what to put where.
+    """
+    path = Path(path).expanduser().resolve()
+    if path.is_file():
+        if path.name.endswith((".csv", ".csv.gz")):
+            return Fer2013Source("csv", path)
+        raise MissingDataError(f"{path} is not a FER2013 CSV (.csv or .csv.gz). {WHERE_TO_GET_IT}")
+    if not path.is_dir():
+        raise MissingDataError(f"No FER2013 data at {path}: it does not exist. {WHERE_TO_GET_IT}")
+    for name in CSV_NAMES:
+        if (path / name).is_file():
+            return Fer2013Source("csv", path / name)
+    if any((path / d).is_dir() for d in FOLDER_TO_SPLIT):
+        return Fer2013Source("images", path)
+    raise MissingDataError(
+        f"No FER2013 data in {path}: expected one of {', '.join(CSV_NAMES)} or the folders "
+        f"train/<class>/ and test/<class>/. {WHERE_TO_GET_IT}"
+    )
+
+
+def read_examples(source: Fer2013Source, skip_bad_rows: bool = False) -> SourceExamples:
+    """Read and check every example of ``source``.
+
+    Args:
+        source: What ``find_source`` returned.
+        skip_bad_rows: Skip malformed rows (counted in ``skipped``) instead of stopping.
+
+    Returns:
+        The splits present in the source and the skipped-row counts.
+
+    Raises:
+        BadRowError: on the first malformed row, unless ``skip_bad_rows``.
+        MissingDataError: if the source holds no usable example at all.
+    """
+    reader = _read_csv if source.kind == "csv" else _read_image_folders
+    rows: dict[str, list[tuple[str, np.ndarray, int]]] = collections.defaultdict(list)
+    skipped: collections.Counter = collections.Counter()
+    for split, key, image, label, problem in reader(source.path):
+        if problem is not None:
+            if not skip_bad_rows:
+                raise BadRowError(f"{problem[1]}. Fix or remove it, or pass --skip-bad-rows to skip such rows.")
+            skipped[problem[0]] += 1
+            continue
+        rows[split].append((key, image, label))
+    if not rows:
+        raise MissingDataError(f"{source.path} holds no usable FER2013 example. {WHERE_TO_GET_IT}")
+    splits = {
+        split: SplitArrays(
+            images=np.stack([r[1] for r in items]).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1),
+            labels=np.array([r[2] for r in items], dtype=np.int64),
+            keys=[r[0] for r in items],
+        )
+        for split, items in rows.items()
+    }
+    return SourceExamples(splits=splits, skipped=skipped)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _read_csv(path: Path):
+    """Yield (split, key, image, label, problem) per data row.
+
+    ``problem`` is None for a good row, else (category, message naming file and line).
+    """
+    with _open_text(path) as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        columns = {name.strip().lower(): i for i, name in enumerate(header or [])}
+        missing = {"emotion", "pixels"} - columns.keys()
+        if missing:
+            raise BadRowError(
+                f"{path} line 1: header {header!r} lacks the column(s) {sorted(missing)}; "
+                "expected 'emotion,pixels,Usage' (fer2013.csv) or 'emotion, Usage, pixels' (icml_face_data.csv)"
+            )
+        i_label, i_pixels, i_usage = columns["emotion"], columns["pixels"], columns.get("usage")
+        for row in reader:
+            where = f"{path} line {reader.line_num}"
+            if not row:
+                continue
+            if len(row) < len(columns):
+                yield None, None, None, None, ("wrong field count", f"{where}: has {len(row)} fields, expected {len(columns)}")
+                continue
+            # A file without a Usage column (Kaggle's train.csv) is all training data.
+            usage = row[i_usage].strip() if i_usage is not None else "Training"
+            split = USAGE_TO_SPLIT.get(usage.lower())
+            if split is None:
+                yield None, None, None, None, ("unknown Usage", f"{where}: unknown Usage {usage!r}")
+                continue
+            label_text = row[i_label].strip()
+            if not label_text.isdigit() or int(label_text) >= len(CLASS_NAMES):
+                yield None, None, None, None, ("label outside 0-6", f"{where}: label {label_text!r} outside 0-6")
+                continue
+            try:
+                pixels = np.array(row[i_pixels].split(), dtype=np.int64)
+            except ValueError:
+                yield None, None, None, None, ("non-numeric pixel value", f"{where}: non-numeric pixel value")
+                continue
+            if pixels.size != NUM_PIXELS:
+                yield None, None, None, None, ("wrong pixel count", f"{where}: wrong pixel count ({pixels.size}, expected {NUM_PIXELS})")
+                continue
+            if pixels.min() < 0 or pixels.max() > 255:
+                yield None, None, None, None, ("pixel value outside 0-255", f"{where}: pixel value outside 0-255")
+                continue
+            yield split, f"line{reader.line_num}", pixels.astype(np.uint8), int(label_text), None
+
+
+def _read_image_folders(root: Path):
+    """Yield (split, key, image, label, problem) per image file of an image-folder tree."""
+    import cv2  # only this source needs OpenCV
+
+    class_index = {name.lower(): i for i, name in enumerate(CLASS_NAMES)}
+    for split_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() in FOLDER_TO_SPLIT):
+        split = FOLDER_TO_SPLIT[split_dir.name.lower()]
+        for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+            label = class_index.get(class_dir.name.lower())
+            for image_path in sorted(class_dir.iterdir()):
+                if image_path.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                key = str(image_path.relative_to(root))
+                if label is None:
+                    yield None, None, None, None, (
+                        "unknown class folder",
+                        f"{key}: unknown class folder {class_dir.name!r} (expected one of {', '.join(CLASS_NAMES)})",
+                    )
+                    continue
+                image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
+                if image is None:
+                    yield None, None, None, None, ("unreadable image", f"{key}: unreadable image")
+                    continue
+                if image.shape != (IMAGE_SIZE, IMAGE_SIZE):
+                    image = cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
+                yield split, key, image, label, None

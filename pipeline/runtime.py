@@ -1,0 +1,58 @@
+"""Process-level TensorFlow settings that must be made before TensorFlow runs anything."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def configure_tensorflow(
+    intra_op_threads: int | None = None, inter_op_threads: int | None = None, cpu_devices: int | None = None
+) -> None:
+    """Set TensorFlow's thread pools and, optionally, split the CPU into logical devices.
+
+    Args:
+        intra_op_threads: Threads one op may use (None: TensorFlow's default).
+        inter_op_threads: Ops that may run at once (None: TensorFlow's default).
+        cpu_devices: Split the CPU into this many logical devices, e.g. to run
+            MirroredStrategy on a machine without GPUs.
+
+    Raises:
+        RuntimeError: if TensorFlow has already started, when the settings can no longer change.
+    """
+    import tensorflow as tf
+
+    try:
+        if intra_op_threads:
+            tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        if inter_op_threads:
+            tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+        if cpu_devices and cpu_devices > 1:
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(
+                cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_devices)]
+            )
+    except RuntimeError as e:
+        raise RuntimeError(
+            f"TensorFlow is already running, so thread and device settings cannot change now ({e}). "
+            "Set them at the start of the process."
+        ) from e
+
+
+def make_strategy(name: str):
+    """A ``tf.distribute`` strategy: ``default``, or ``mirrored`` over every GPU (or every logical CPU if none).
+
+    Raises:
+        ValueError: on an unknown strategy name.
+    """
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")]
+        devices = devices or [d.name for d in tf.config.list_logical_devices("CPU")]
+        log.info("MirroredStrategy over %s", devices)
+        return tf.distribute.MirroredStrategy(devices=devices)
+    raise ValueError(f"Unknown strategy {name!r}; use default or mirrored")
