@@ -14,6 +14,14 @@ import tensorflow as tf
 _LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
+_CHANNELS_MESSAGE = "FacePreprocessing takes images with 1 (gray) or 3 (RGB) channels; convert RGBA to RGB first. Got:"
+
+
+def _check_channels(channels: int | None) -> None:
+    if channels is not None and channels not in (1, 3):
+        raise ValueError(f"{_CHANNELS_MESSAGE} {channels}")
+
+
 @keras.saving.register_keras_serializable(package="fer")
 class FacePreprocessing(keras.layers.Layer):
     """uint8 image(s) of any size with 1 or 3 channels -> float32 (H, W, 1) in [0, 1].
@@ -33,24 +41,22 @@ class FacePreprocessing(keras.layers.Layer):
         self.height = int(height)
         self.width = int(width)
 
+    def build(self, input_shape):
+        _check_channels(input_shape[-1])
+        super().build(input_shape)
+
     def call(self, images):
         x = tf.cast(images, tf.float32)
         channels = x.shape[-1]
+        _check_channels(channels)
         if channels == 1:
             gray = x
         elif channels == 3:
             gray = self._rgb_to_gray(x)
-        elif channels is None:
-            gray = tf.cond(
-                tf.equal(tf.shape(x)[-1], 3),
-                lambda: self._rgb_to_gray(x),
-                lambda: x[..., :1],
-            )
-        else:
-            raise ValueError(
-                f"FacePreprocessing takes images with 1 (gray) or 3 (RGB) channels, got {channels}. "
-                "Convert RGBA or other formats to RGB first."
-            )
+        else:  # known only when the graph runs
+            n = tf.shape(x)[-1]
+            with tf.control_dependencies([tf.debugging.Assert(tf.logical_or(n == 1, n == 3), [_CHANNELS_MESSAGE, n])]):
+                gray = tf.cond(n == 3, lambda: self._rgb_to_gray(x), lambda: x[..., :1])
         if x.shape[-3] != self.height or x.shape[-2] != self.width:
             gray = tf.image.resize(gray, (self.height, self.width), method="bilinear")
         return gray / 255.0

@@ -106,9 +106,7 @@ class Fer2013Data:
         return self.splits[name]
 
 
-def make_builder(
-    data: str | Path, data_dir: str | Path | None = None, skip_bad_rows: bool = False
-) -> Fer2013:
+def make_builder(data: str | Path, data_dir: str | Path | None = None, skip_bad_rows: bool = False) -> Fer2013:
     """The builder for the source at ``data``, keyed by its fingerprint under ``data_dir``."""
     source = find_source(data)
     config = tfds.core.BuilderConfig(
@@ -118,9 +116,7 @@ def make_builder(
     return Fer2013(source=source, skip_bad_rows=skip_bad_rows, config=config, data_dir=str(resolve_data_dir(data_dir)))
 
 
-def load_fer2013(
-    data: str | Path, data_dir: str | Path | None = None, skip_bad_rows: bool = False
-) -> Fer2013Data:
+def load_fer2013(data: str | Path, data_dir: str | Path | None = None, skip_bad_rows: bool = False) -> Fer2013Data:
     """Prepare FER2013 from ``data`` (first call) or reuse the prepared copy, and load it.
 
     Args:

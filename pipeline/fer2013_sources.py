@@ -27,8 +27,13 @@ CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"
 IMAGE_SIZE = 48
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 USAGE_TO_SPLIT = {"training": "train", "publictest": "validation", "privatetest": "test"}
-FOLDER_TO_SPLIT = {"train": "train", "training": "train", "val": "validation", "validation": "validation",
-                   "test": "test"}
+FOLDER_TO_SPLIT = {
+    "train": "train",
+    "training": "train",
+    "val": "validation",
+    "validation": "validation",
+    "test": "test",
+}
 CSV_NAMES = ("fer2013.csv", "fer2013.csv.gz", "icml_face_data.csv", "icml_face_data.csv.gz")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -66,8 +71,9 @@ class Fer2013Source:
         files = [self.path] if self.path.is_file() else sorted(p for p in self.path.rglob("*") if p.is_file())
         for p in files:
             stat = p.stat()
-            digest.update(f"{p.relative_to(self.path) if p != self.path else p.name}:{stat.st_size}:"
-                          f"{stat.st_mtime_ns}".encode())
+            digest.update(
+                f"{p.relative_to(self.path) if p != self.path else p.name}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            )
         return digest.hexdigest()[:12]
 
 
@@ -127,22 +133,22 @@ def read_examples(source: Fer2013Source, skip_bad_rows: bool = False) -> SourceE
         MissingDataError: if the source holds no usable example at all.
     """
     reader = _read_csv if source.kind == "csv" else _read_image_folders
-    rows: dict[str, list[tuple[str, np.ndarray, int]]] = collections.defaultdict(list)
+    rows: dict[str, list[_Row]] = collections.defaultdict(list)
     skipped: collections.Counter = collections.Counter()
-    for split, key, image, label, problem in reader(source.path):
-        if problem is not None:
+    for row in reader(source.path):
+        if isinstance(row, _BadRow):
             if not skip_bad_rows:
-                raise BadRowError(f"{problem[1]}. Fix or remove it, or pass --skip-bad-rows to skip such rows.")
-            skipped[problem[0]] += 1
+                raise BadRowError(f"{row.message}. Fix or remove it, or pass --skip-bad-rows to skip such rows.")
+            skipped[row.category] += 1
             continue
-        rows[split].append((key, image, label))
+        rows[row.split].append(row)
     if not rows:
         raise MissingDataError(f"{source.path} holds no usable FER2013 example. {WHERE_TO_GET_IT}")
     splits = {
         split: SplitArrays(
-            images=np.stack([r[1] for r in items]).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1),
-            labels=np.array([r[2] for r in items], dtype=np.int64),
-            keys=[r[0] for r in items],
+            images=np.stack([r.image for r in items]).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1),
+            labels=np.array([r.label for r in items], dtype=np.int64),
+            keys=[r.key for r in items],
         )
         for split, items in rows.items()
     }
@@ -155,11 +161,22 @@ def _open_text(path: Path) -> io.TextIOBase:
     return open(path, encoding="utf-8", newline="")
 
 
-def _read_csv(path: Path):
-    """Yield (split, key, image, label, problem) per data row.
+@dataclass(frozen=True)
+class _Row:
+    split: str
+    key: str
+    image: np.ndarray
+    label: int
 
-    ``problem`` is None for a good row, else (category, message naming file and line).
-    """
+
+@dataclass(frozen=True)
+class _BadRow:
+    category: str  # what the skipped-row report counts by
+    message: str  # names the file and line (or image) and the problem
+
+
+def _read_csv(path: Path):
+    """Yield a ``_Row`` or a ``_BadRow`` per data row of a FER2013 CSV."""
     with _open_text(path) as f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -176,34 +193,34 @@ def _read_csv(path: Path):
             if not row:
                 continue
             if len(row) < len(columns):
-                yield None, None, None, None, ("wrong field count", f"{where}: has {len(row)} fields, expected {len(columns)}")
+                yield _BadRow("wrong field count", f"{where}: has {len(row)} fields, expected {len(columns)}")
                 continue
             # A file without a Usage column (Kaggle's train.csv) is all training data.
             usage = row[i_usage].strip() if i_usage is not None else "Training"
             split = USAGE_TO_SPLIT.get(usage.lower())
             if split is None:
-                yield None, None, None, None, ("unknown Usage", f"{where}: unknown Usage {usage!r}")
+                yield _BadRow("unknown Usage", f"{where}: unknown Usage {usage!r}")
                 continue
             label_text = row[i_label].strip()
             if not label_text.isdigit() or int(label_text) >= len(CLASS_NAMES):
-                yield None, None, None, None, ("label outside 0-6", f"{where}: label {label_text!r} outside 0-6")
+                yield _BadRow("label outside 0-6", f"{where}: label {label_text!r} outside 0-6")
                 continue
             try:
                 pixels = np.array(row[i_pixels].split(), dtype=np.int64)
             except ValueError:
-                yield None, None, None, None, ("non-numeric pixel value", f"{where}: non-numeric pixel value")
+                yield _BadRow("non-numeric pixel value", f"{where}: non-numeric pixel value")
                 continue
             if pixels.size != NUM_PIXELS:
-                yield None, None, None, None, ("wrong pixel count", f"{where}: wrong pixel count ({pixels.size}, expected {NUM_PIXELS})")
+                yield _BadRow("wrong pixel count", f"{where}: wrong pixel count ({pixels.size}, expected {NUM_PIXELS})")
                 continue
             if pixels.min() < 0 or pixels.max() > 255:
-                yield None, None, None, None, ("pixel value outside 0-255", f"{where}: pixel value outside 0-255")
+                yield _BadRow("pixel value outside 0-255", f"{where}: pixel value outside 0-255")
                 continue
-            yield split, f"line{reader.line_num}", pixels.astype(np.uint8), int(label_text), None
+            yield _Row(split, f"line{reader.line_num}", pixels.astype(np.uint8), int(label_text))
 
 
 def _read_image_folders(root: Path):
-    """Yield (split, key, image, label, problem) per image file of an image-folder tree."""
+    """Yield a ``_Row`` or a ``_BadRow`` per image file of an image-folder tree."""
     import cv2  # only this source needs OpenCV
 
     class_index = {name.lower(): i for i, name in enumerate(CLASS_NAMES)}
@@ -216,15 +233,16 @@ def _read_image_folders(root: Path):
                     continue
                 key = str(image_path.relative_to(root))
                 if label is None:
-                    yield None, None, None, None, (
+                    expected = ", ".join(CLASS_NAMES)
+                    yield _BadRow(
                         "unknown class folder",
-                        f"{key}: unknown class folder {class_dir.name!r} (expected one of {', '.join(CLASS_NAMES)})",
+                        f"{key}: unknown class folder {class_dir.name!r} (expected one of {expected})",
                     )
                     continue
                 image = cv2.imread(str(image_path), cv2.IMREAD_GRAYSCALE)
                 if image is None:
-                    yield None, None, None, None, ("unreadable image", f"{key}: unreadable image")
+                    yield _BadRow("unreadable image", f"{key}: unreadable image")
                     continue
                 if image.shape != (IMAGE_SIZE, IMAGE_SIZE):
                     image = cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
-                yield split, key, image, label, None
+                yield _Row(split, key, image, label)

@@ -1,6 +1,6 @@
 """tf.data input pipelines for training and evaluation, augmentation and class weights.
 
-Order, train: cache -> shuffle -> map(augment, parallel) -> batch -> prefetch.
+Order, train: cache -> shuffle -> map(augment, parallel) -> batch(drop_remainder) -> prefetch.
   * cache first: the decoded uint8 images (about 66 MB for FER2013) are read
     from disk once, and augmentation after the cache stays random per epoch;
   * shuffle before augmenting, on whole examples, with a buffer the size of
@@ -99,18 +99,29 @@ def make_train_dataset(
     to_loss = _labels_for_loss(num_classes, config.label_smoothing)
     if to_loss is not None:
         ds = ds.map(to_loss, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+    # Full batches only: every step has the same shape (no retrace for a last
+    # short batch, which also trips MirroredStrategy in Keras 3.15), and since
+    # the data are reshuffled each epoch, a different remainder is left out each time.
+    return ds.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def make_eval_dataset(
-    ds: tf.data.Dataset, batch_size: int, label_smoothing: float = 0.0, num_classes: int = 7
+    ds: tf.data.Dataset,
+    batch_size: int,
+    label_smoothing: float = 0.0,
+    num_classes: int = 7,
+    drop_remainder: bool = False,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 image, label) for evaluation: cached, in order, not augmented."""
+    """Batches of (uint8 image, label) for evaluation: cached, in order, not augmented.
+
+    ``drop_remainder`` leaves out the last short batch; MirroredStrategy needs
+    that (Keras 3.15 fails on a short batch split across replicas).
+    """
     ds = ds.cache()
     to_loss = _labels_for_loss(num_classes, label_smoothing)
     if to_loss is not None:
         ds = ds.map(to_loss, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
 def dataset_to_arrays(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -61,8 +61,10 @@ def format_metrics(metrics: dict, title: str = "") -> str:
     names = list(metrics["per_class"])
     width = max(len(n) for n in names)
     lines = [title] if title else []
-    lines.append(f"n={metrics['n']}  accuracy={metrics['accuracy']:.4f}  loss={metrics['loss']:.4f}  "
-                 f"macro_f1={metrics['macro_f1']:.4f}")
+    lines.append(
+        f"n={metrics['n']}  accuracy={metrics['accuracy']:.4f}  loss={metrics['loss']:.4f}  "
+        f"macro_f1={metrics['macro_f1']:.4f}"
+    )
     lines.append(f"{'class':<{width}}  precision  recall     f1  support")
     for name, m in metrics["per_class"].items():
         lines.append(f"{name:<{width}}  {m['precision']:9.3f}  {m['recall']:6.3f}  {m['f1']:5.3f}  {m['support']:7d}")

@@ -48,8 +48,15 @@ def plot_confusion_matrix(
     ax.set_ylabel("true")
     for i in range(len(class_names)):
         for j in range(len(class_names)):
-            ax.text(j, i, f"{counts[i, j]}", ha="center", va="center",
-                    color="white" if recall[i, j] > 0.5 else "black", fontsize=8)
+            ax.text(
+                j,
+                i,
+                f"{counts[i, j]}",
+                ha="center",
+                va="center",
+                color="white" if recall[i, j] > 0.5 else "black",
+                fontsize=8,
+            )
     fig.colorbar(image, ax=ax, label="fraction of true class")
     ax.set_title(title or "Confusion matrix")
     fig.tight_layout()

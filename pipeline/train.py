@@ -24,7 +24,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
@@ -61,9 +61,12 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig) -> str:
     """
     config_path = run_dir / "config.json"
     if config_path.exists():
-        saved = json.loads(config_path.read_text())
+        # A field added to TrainConfig after the run started counts as its default.
+        saved = {**TrainConfig().to_dict(), **json.loads(config_path.read_text())}
         wanted = config.to_dict()
-        changed = sorted(k for k in set(saved) | set(wanted) if k not in _RESUMABLE_CHANGES and saved.get(k) != wanted.get(k))
+        changed = sorted(
+            k for k in set(saved) | set(wanted) if k not in _RESUMABLE_CHANGES and saved.get(k) != wanted.get(k)
+        )
         if changed:
             diff = ", ".join(f"{k}: {saved.get(k)!r} -> {wanted.get(k)!r}" for k in changed)
             raise RunDirError(
@@ -128,7 +131,13 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
 
     train_ds = make_train_dataset(splits["train"], config, len(CLASS_NAMES))
     val_ds = (
-        make_eval_dataset(splits["validation"], config.batch_size, config.label_smoothing, len(CLASS_NAMES))
+        make_eval_dataset(
+            splits["validation"],
+            config.batch_size,
+            config.label_smoothing,
+            len(CLASS_NAMES),
+            drop_remainder=strategy.num_replicas_in_sync > 1,
+        )
         if has_validation
         else None
     )
@@ -171,7 +180,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     _write_plots(run_dir, metrics)
     # metrics.json last: its presence marks the run as finished.
     _write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
-    _update_run_info(run_dir, finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
 
 
@@ -267,7 +276,9 @@ def _write_plots(run_dir: Path, metrics: dict) -> None:
         plot_learning_curves(run_dir / "history.csv", run_dir / "learning_curves.png")
     split = next(s for s in ("validation", "test", "train") if s in metrics["splits"])
     plot_confusion_matrix(
-        metrics["splits"][split]["confusion_matrix"], CLASS_NAMES, run_dir / "confusion_matrix.png",
+        metrics["splits"][split]["confusion_matrix"],
+        CLASS_NAMES,
+        run_dir / "confusion_matrix.png",
         title=f"{metrics['model']} on {split} (accuracy {metrics['splits'][split]['accuracy']:.3f})",
     )
 
@@ -275,7 +286,7 @@ def _write_plots(run_dir: Path, metrics: dict) -> None:
 def _write_run_info(run_dir: Path, config: TrainConfig, data, sizes: dict, strategy) -> None:
     info_path = run_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    info.setdefault("started", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    info.setdefault("started", datetime.now(UTC).isoformat(timespec="seconds"))
     info.setdefault("sessions", 0)
     info["sessions"] += 1
     info.update(
@@ -285,11 +296,14 @@ def _write_run_info(run_dir: Path, config: TrainConfig, data, sizes: dict, strat
         skipped_rows=data.skipped_rows,
         examples=sizes,
         versions={"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
-        host={"platform": platform.platform(), "cpu_count": os.cpu_count(),
-              "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-              "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-              "gpus": [d.name for d in tf.config.list_logical_devices("GPU")],
-              "replicas": strategy.num_replicas_in_sync},
+        host={
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "gpus": [d.name for d in tf.config.list_logical_devices("GPU")],
+            "replicas": strategy.num_replicas_in_sync,
+        },
     )
     _write_atomic(info_path, json.dumps(info, indent=2))
 
@@ -338,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     for split, m in metrics["splits"].items():
         print(f"{split}: accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f} (n={m['n']})")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

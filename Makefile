@@ -1,0 +1,33 @@
+# One-command set-up on a fresh machine (Python 3.11 or 3.12 on PATH):
+#   make test                 create .venv, install, lint, run the tests
+#   make train DATA=path      train the seed CNN on FER2013
+# EXTRA=gpu installs tensorflow[and-cuda] instead of tensorflow-cpu.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+EXTRA ?= cpu
+BIN := $(VENV)/bin
+DATA ?= ../shared/data/fer2013
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint train clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRA),test]"
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+
+train: setup
+	$(BIN)/fer-train --preset seed --data $(DATA)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,145 @@
+"""Measure training throughput (images/s) of a zoo model under several TensorFlow thread settings.
+
+    python -m pipeline.throughput --data ../shared/data/fer2013 --steps 60 --json throughput.json
+
+Each setting runs in its own process (thread pools are fixed once TensorFlow
+starts) on real batches with augmentation, and reports the median images/s
+over the timed steps, after warm-up, and the CPU time used per wall second
+(about 2.0 when both cores of a 2-core machine work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+SETTINGS = {
+    "tf-default": (None, None),
+    "intra2-inter1": (2, 1),
+    "intra2-inter2": (2, 2),
+    "intra1-inter2": (1, 2),
+}
+
+
+def measure(
+    data: str,
+    data_dir: str | None,
+    model: str,
+    batch_size: int,
+    steps: int,
+    warmup: int,
+    intra: int | None,
+    inter: int | None,
+) -> dict:
+    """Train ``model`` for ``warmup + steps`` batches in this process and time the last ``steps``."""
+    from pipeline.config import resolve_config
+    from pipeline.runtime import configure_tensorflow
+
+    configure_tensorflow(intra, inter)
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from model_zoo import create_model
+    from pipeline.fer2013_dataset import load_fer2013
+    from pipeline.input_pipeline import make_train_dataset
+
+    config = resolve_config("seed", {"batch_size": batch_size, "data": data})
+    ds = make_train_dataset(load_fer2013(data, data_dir).split("train"), config).repeat()
+    net = create_model(model)
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    it = iter(ds)
+    step_times, cpu_start, wall_start = [], None, None
+    for i in range(warmup + steps):
+        x, y = next(it)
+        if i == warmup:
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
+        t = time.perf_counter()
+        net.train_on_batch(x, y)
+        step_times.append(time.perf_counter() - t)
+    wall = time.perf_counter() - wall_start
+    timed = np.array(step_times[warmup:])
+    return {
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "images_per_sec_median": round(batch_size / float(np.median(timed)), 1),
+        "images_per_sec_overall": round(batch_size * steps / wall, 1),
+        "cpu_seconds_per_wall_second": round((time.process_time() - cpu_start) / wall, 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.throughput", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--model", default="seed_cnn")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one setting in this process
+    args = parser.parse_args(argv)
+    if args.one:
+        intra, inter = SETTINGS[args.one]
+        print(
+            json.dumps(
+                measure(args.data, args.data_dir, args.model, args.batch_size, args.steps, args.warmup, intra, inter)
+            )
+        )
+        return 0
+    results = {}
+    for name in args.settings:
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipeline.throughput",
+            "--one",
+            name,
+            "--data",
+            args.data,
+            "--model",
+            args.model,
+            "--batch-size",
+            str(args.batch_size),
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+        ]
+        if args.data_dir:
+            cmd += ["--data-dir", args.data_dir]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ})
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"{'setting':<15} {'intra':>5} {'inter':>5} {'img/s (median step)':>20} {'img/s (overall)':>16} {'CPU/wall':>9}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:<15} {r['intra_op_threads']:>5} {r['inter_op_threads']:>5} {r['images_per_sec_median']:>20} "
+            f"{r['images_per_sec_overall']:>16} {r['cpu_seconds_per_wall_second']:>9}"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "model": args.model,
+                    "batch_size": args.batch_size,
+                    "steps": args.steps,
+                    "cpu_count": os.cpu_count(),
+                    "results": results,
+                },
+                f,
+                indent=2,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+import keras
+import numpy as np
+import pytest
+
+from model_zoo import CLASS_NAMES, FacePreprocessing, create_model, list_models, load_model
+
+EXPECTED_LAYERS = (
+    ["InputLayer", "FacePreprocessing"]
+    + ["Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "MaxPooling2D", "Dropout"] * 3
+    + ["Flatten", "Dense", "BatchNormalization", "Dropout", "Dense"]
+)
+
+
+def test_registry_lists_and_rejects_unknown():
+    assert {"seed_cnn", "seed_cnn_tiny"} <= set(list_models())
+    assert list_models("seed_cnn_t*") == ["seed_cnn_tiny"]
+    with pytest.raises(ValueError, match="Unknown model 'nope'.*seed_cnn"):
+        create_model("nope")
+
+
+def test_seed_cnn_is_the_documented_architecture():
+    model = create_model("seed_cnn", input_shape=(48, 48, 1))
+    assert [type(layer).__name__ for layer in model.layers] == EXPECTED_LAYERS
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert [c.filters for c in convs] == [32, 32, 64, 64, 128, 128]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [d.units for d in dense] == [256, 7]
+    assert dense[-1].activation.__name__ == "softmax"
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == 1_469_543
+    assert model.count_params() == 1_470_951
+    assert model.output_shape == (None, 7)
+    assert len(CLASS_NAMES) == 7 and CLASS_NAMES[1] == "Disgust" and CLASS_NAMES[6] == "Neutral"
+
+
+@pytest.mark.parametrize("shape", [(2, 48, 48, 1), (3, 96, 64, 3), (1, 30, 41, 1), (2, 200, 200, 3)])
+def test_any_size_gray_or_rgb_is_accepted(shape):
+    model = create_model("seed_cnn_tiny")
+    images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    probs = np.asarray(model(images, training=False))
+    assert probs.shape == (shape[0], 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_preprocessing_matches_manual_gray_resize_rescale():
+    import tensorflow as tf
+
+    rgb = np.random.default_rng(1).integers(0, 256, (2, 96, 72, 3), dtype=np.uint8)
+    layer = FacePreprocessing(48, 48)
+    out = np.asarray(layer(rgb))
+    gray = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    expected = tf.image.resize(gray[..., None], (48, 48)).numpy() / 255.0
+    assert out.shape == (2, 48, 48, 1)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    # A 48x48 gray face passes through unresized, only rescaled.
+    face = rgb[:1, :48, :48, :1]
+    np.testing.assert_allclose(np.asarray(layer(face)), face / 255.0, atol=1e-6)
+
+
+def test_gray_and_rgb_copies_of_one_face_agree():
+    model = create_model("seed_cnn_tiny")
+    gray = np.random.default_rng(2).integers(0, 256, (1, 48, 48, 1), dtype=np.uint8)
+    rgb = np.repeat(gray, 3, axis=-1)
+    np.testing.assert_allclose(model(gray, training=False), model(rgb, training=False), atol=1e-4)
+
+
+def test_four_channels_are_rejected_with_a_clear_error():
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match="1 \\(gray\\) or 3 \\(RGB\\) channels"):
+        create_model("seed_cnn_tiny", input_shape=(48, 48, 4))
+    # With the channel count unknown until run time, the graph itself refuses.
+    model = create_model("seed_cnn_tiny")
+    serve = tf.function(
+        lambda x: model(x, training=False), input_signature=[tf.TensorSpec((None, None, None, None), tf.uint8)]
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="1 \\(gray\\) or 3 \\(RGB\\) channels"):
+        serve(np.zeros((1, 48, 48, 4), np.uint8))
+
+
+def test_preprocessing_adds_no_weights():
+    model = create_model("seed_cnn_tiny", input_shape=(48, 48, 1))
+    assert model.get_layer("preprocessing").weights == []
+
+
+def test_keras_file_round_trip_needs_no_custom_objects(tmp_path):
+    model = create_model("seed_cnn_tiny")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    images = np.random.default_rng(3).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    for reloaded in (keras.models.load_model(path), load_model(path)):
+        np.testing.assert_allclose(model(images, training=False), reloaded(images, training=False), atol=1e-6)
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No model at"):
+        load_model(tmp_path / "missing.keras")
+    (tmp_path / "m.h5").write_bytes(b"")
+    with pytest.raises(ValueError, match="not a .keras file"):
+        load_model(tmp_path / "m.h5")

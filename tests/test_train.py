@@ -1,0 +1,190 @@
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import TrainConfig, resolve_config
+from pipeline.train import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _history_epochs(run_dir: Path) -> list[int]:
+    with open(run_dir / "history.csv", newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_smoke_run_writes_a_complete_run_directory(smoke_run):
+    for name in [
+        "config.json",
+        "run_info.json",
+        "history.csv",
+        "best.keras",
+        "model.keras",
+        "metrics.json",
+        "learning_curves.png",
+        "confusion_matrix.png",
+    ]:
+        assert (smoke_run / name).is_file(), name
+    assert any((smoke_run / "logs").rglob("events.out.tfevents.*"))
+    assert not (smoke_run / "backup").exists()  # removed once the run finished
+    config = json.loads((smoke_run / "config.json").read_text())
+    assert config["model"] == "seed_cnn_tiny" and config["epochs"] == 2 and config["seed"] == 42
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    assert metrics["model"] == "best.keras"
+    assert set(metrics["splits"]) == {"train", "validation", "test"}
+    val = metrics["splits"]["validation"]
+    assert val["n"] == 42 and 0.0 <= val["accuracy"] <= 1.0 and len(val["confusion_matrix"]) == 7
+    assert set(val["per_class"]["Disgust"]) == {"precision", "recall", "f1", "support"}
+    with open(smoke_run / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert {"accuracy", "loss", "val_accuracy", "val_loss", "images_per_sec"} <= set(rows[0])
+    info = json.loads((smoke_run / "run_info.json").read_text())
+    assert info["examples"] == {"train": 140, "validation": 42, "test": 35} and "finished" in info
+
+
+def test_same_command_on_a_finished_run_does_not_retrain(smoke_run, fer_csv, data_dir, capsys):
+    before = (smoke_run / "model.keras").stat().st_mtime_ns
+    args = ["--preset", "smoke", "--data", str(fer_csv), "--data-dir", str(data_dir), "--run-dir", str(smoke_run)]
+    assert main(args) == 0
+    assert (smoke_run / "model.keras").stat().st_mtime_ns == before
+    assert "validation: accuracy" in capsys.readouterr().out
+
+
+def test_another_config_in_the_same_run_dir_is_refused(smoke_run, fer_csv, data_dir, capsys):
+    args = [
+        "--preset",
+        "smoke",
+        "--data",
+        str(fer_csv),
+        "--data-dir",
+        str(data_dir),
+        "--run-dir",
+        str(smoke_run),
+        "--epochs",
+        "3",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "another configuration (epochs: 2 -> 3)" in err and "new --run-dir" in err
+
+
+def test_bad_arguments_give_clear_errors(tmp_path, capsys):
+    assert main(["--preset", "smoke", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "pass --data PATH" in capsys.readouterr().err
+    assert main(["--preset", "smoke", "--data", str(tmp_path / "none"), "--run-dir", str(tmp_path / "r2")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "notarun").mkdir()
+    (tmp_path / "notarun" / "precious.txt").write_text("keep")
+    assert main(["--preset", "smoke", "--data", str(tmp_path), "--run-dir", str(tmp_path / "notarun")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert (tmp_path / "notarun" / "precious.txt").read_text() == "keep"
+
+
+def test_command_line_overrides_reach_the_config():
+    args = vars(
+        build_parser().parse_args(
+            [
+                "--preset",
+                "smoke",
+                "--no-augment",
+                "--epochs",
+                "7",
+                "--learning-rate",
+                "0.01",
+                "--lr-schedule",
+                "cosine",
+                "--model-kwargs",
+                '{"dense_units": 8}',
+                "--max-train-examples",
+                "none",
+                "--class-weight",
+                "sqrt",
+            ]
+        )
+    )
+    preset = args.pop("preset")
+    args.pop("run_dir")
+    config = resolve_config(preset, args)
+    assert config == TrainConfig(
+        **{
+            **resolve_config("smoke").to_dict(),
+            "augment": False,
+            "epochs": 7,
+            "learning_rate": 0.01,
+            "lr_schedule": "cosine",
+            "model_kwargs": {"dense_units": 8},
+            "max_train_examples": None,
+            "class_weight": "sqrt",
+        }
+    )
+    with pytest.raises(ValueError, match="Unknown preset"):
+        resolve_config("huge")
+    with pytest.raises(ValueError, match="Unknown config field"):
+        resolve_config("seed", {"epoch": 3})
+
+
+def _train_command(fer_csv, data_dir, run_dir, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "pipeline.train",
+        "--preset",
+        "smoke",
+        "--data",
+        str(fer_csv),
+        "--data-dir",
+        str(data_dir),
+        "--run-dir",
+        str(run_dir),
+        "--verbose",
+        "0",
+        *extra,
+    ]
+
+
+def test_killed_run_resumes_where_it_stopped(tmp_path, fer_csv, data_dir, smoke_run):
+    run_dir = tmp_path / "killed"
+    command = _train_command(fer_csv, data_dir, run_dir, "--epochs", "40", "--learning-rate", "0.003")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    metadata = run_dir / "backup" / "training_metadata.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if json.loads(metadata.read_text())["epoch"] >= 3:
+                break
+        except (FileNotFoundError, ValueError, KeyError):
+            pass
+        time.sleep(0.02)
+    assert proc.poll() is None, "training ended before it could be killed: " + proc.stderr.read().decode()[-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "metrics.json").exists()
+    done_before_kill = json.loads(metadata.read_text())["epoch"]
+
+    resumed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Resuming {run_dir} from epoch {done_before_kill + 1} of 40" in resumed.stderr
+    assert _history_epochs(run_dir) == list(range(40))
+    assert (run_dir / "metrics.json").exists() and not (run_dir / "backup").exists()
+    assert json.loads((run_dir / "run_info.json").read_text())["sessions"] == 2
+
+
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path, fer_csv, data_dir, smoke_run):
+    run_dir = tmp_path / "mirrored"
+    command = _train_command(fer_csv, data_dir, run_dir, "--strategy", "mirrored", "--cpu-devices", "2")
+    result = subprocess.run(
+        command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["host"]["replicas"] == 2
+    assert json.loads((run_dir / "metrics.json").read_text())["splits"]["validation"]["n"] == 42
