@@ -36,19 +36,79 @@ class KerasPredictor:
         return np.asarray(self.model.predict_on_batch(_as_uint8_batch(images)))
 
 
-def load_predictor(path: str | Path) -> Predictor:
-    """A predictor for the artifact at ``path``.
+class SavedModelPredictor:
+    """A SavedModel's ``serving_default`` signature (uint8 images of any size, 1 or 3 channels)."""
+
+    def __init__(self, path: str | Path, signature: str = "serving_default"):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.loaded = tf.saved_model.load(str(path))
+        if signature not in self.loaded.signatures:
+            raise ValueError(f"{path} has no {signature!r} signature (it has {list(self.loaded.signatures)})")
+        self.fn = self.loaded.signatures[signature]
+        self.input_name = next(iter(self.fn.structured_input_signature[1]))
+        self.name = "saved_model"
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        outputs = self.fn(**{self.input_name: self._tf.constant(_as_uint8_batch(images))})
+        return next(iter(outputs.values())).numpy()
+
+
+class TFLitePredictor:
+    """A ``.tflite`` model run through the project's TFLite loader (LiteRT first).
+
+    The TFLite models take (N, 48, 48, 1) uint8 faces; other sizes and RGB are
+    converted to that here (gray, area resize) so every predictor takes the same input.
+    """
+
+    def __init__(self, path: str | Path, num_threads: int | None = None, name: str | None = None):
+        from export.tflite_runtime import load_tflite_interpreter
+
+        self.interpreter, self.runtime = load_tflite_interpreter(path, num_threads=num_threads)
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.face_shape = tuple(int(d) for d in self.input["shape"][1:])
+        self.name = name or f"tflite:{Path(path).stem}"
+        self._batch = int(self.input["shape"][0])
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        faces = _to_faces(_as_uint8_batch(images), self.face_shape)
+        if len(faces) != self._batch:
+            self.interpreter.resize_tensor_input(self.input["index"], [len(faces), *self.face_shape])
+            self.interpreter.allocate_tensors()
+            self.input = self.interpreter.get_input_details()[0]
+            self.output = self.interpreter.get_output_details()[0]
+            self._batch = len(faces)
+        self.interpreter.set_tensor(self.input["index"], _quantize(faces, self.input))
+        self.interpreter.invoke()
+        return _dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+
+
+def load_predictor(path: str | Path, num_threads: int | None = None) -> Predictor:
+    """A predictor for the artifact at ``path``: a ``.keras`` file, a SavedModel directory or a ``.tflite`` file.
+
+    Args:
+        path: The artifact.
+        num_threads: Threads for TFLite interpreters (ignored by the others).
 
     Raises:
         FileNotFoundError: if nothing is at ``path``.
-        ValueError: if ``path`` is not a ``.keras`` file, a SavedModel directory or a ``.tflite`` file.
+        ValueError: if ``path`` is none of the supported artifacts.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No model at {path}")
     if path.suffix == ".keras":
         return KerasPredictor(path)
-    raise ValueError(f"{path} is not a model this project can run: expected a .keras file")
+    if path.suffix == ".tflite":
+        return TFLitePredictor(path, num_threads=num_threads)
+    if path.is_dir() and (path / "saved_model.pb").exists():
+        return SavedModelPredictor(path)
+    raise ValueError(
+        f"{path} is not a model this project can run: expected a .keras file, a SavedModel directory "
+        "(holding saved_model.pb) or a .tflite file"
+    )
 
 
 def predict_in_batches(predictor: Predictor, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
@@ -66,3 +126,36 @@ def _as_uint8_batch(images: np.ndarray) -> np.ndarray:
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(f"Predictors take (N, H, W, 1 or 3) uint8 images, got shape {images.shape}")
     return images
+
+
+def _to_faces(images: np.ndarray, face_shape: tuple[int, int, int]) -> np.ndarray:
+    height, width, channels = face_shape
+    if images.shape[1:] == face_shape:
+        return images
+    import cv2
+
+    faces = []
+    for image in images:
+        if channels == 1 and image.shape[-1] == 3:
+            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        faces.append(image.reshape(height, width, -1))
+    return np.stack(faces)
+
+
+def _quantize(faces: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if detail["dtype"] == np.float32:
+        return faces.astype(np.float32)
+    if scale:  # a quantized input: real value = scale * (q - zero_point)
+        q = np.round(faces.astype(np.float32) / scale + zero_point)
+        info = np.iinfo(detail["dtype"])
+        return np.clip(q, info.min, info.max).astype(detail["dtype"])
+    return faces.astype(detail["dtype"])
+
+
+def _dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if scale:
+        return (values.astype(np.float32) - zero_point) * scale
+    return values.astype(np.float32)

@@ -20,7 +20,8 @@ def configure_tensorflow(
             MirroredStrategy on a machine without GPUs.
 
     Raises:
-        RuntimeError: if TensorFlow has already started, when the settings can no longer change.
+        RuntimeError: if ``cpu_devices`` is asked for after TensorFlow has started. Thread
+            settings that come too late only log a warning.
     """
     import tensorflow as tf
 
@@ -30,20 +31,22 @@ def configure_tensorflow(
     intra_op_threads = intra_op_threads or len(os.sched_getaffinity(0))
     inter_op_threads = inter_op_threads or 2
     try:
-        if intra_op_threads:
-            tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
-        if inter_op_threads:
-            tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
-        if cpu_devices and cpu_devices > 1:
-            cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+    except RuntimeError:
+        # TensorFlow already runs in this process (a notebook, a test): keep its pools.
+        log.warning("TensorFlow has already started; thread settings stay as they are")
+    if cpu_devices and cpu_devices > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        try:
             tf.config.set_logical_device_configuration(
                 cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(cpu_devices)]
             )
-    except RuntimeError as e:
-        raise RuntimeError(
-            f"TensorFlow is already running, so thread and device settings cannot change now ({e}). "
-            "Set them at the start of the process."
-        ) from e
+        except RuntimeError as e:
+            raise RuntimeError(
+                f"TensorFlow has already started, so the CPU cannot be split into {cpu_devices} devices now ({e}). "
+                "Pass --cpu-devices in a fresh process."
+            ) from e
 
 
 def make_strategy(name: str):

@@ -36,13 +36,17 @@ def measure(
     inter: int | None,
 ) -> dict:
     """Train ``model`` for ``warmup + steps`` batches in this process and time the last ``steps``."""
-    from pipeline.config import resolve_config
-    from pipeline.runtime import configure_tensorflow
-
-    configure_tensorflow(intra, inter)
     import keras
     import numpy as np
     import tensorflow as tf
+
+    from pipeline.config import resolve_config
+
+    # Set the pools directly: "tf-default" must leave TensorFlow's own choice alone.
+    if intra:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
 
     from model_zoo import create_model
     from pipeline.fer2013_dataset import load_fer2013

@@ -40,3 +40,36 @@ def smoke_run(tmp_path_factory, fer_csv, data_dir):
     config = resolve_config("smoke", {"data": str(fer_csv), "data_dir": str(data_dir), "verbose": 0})
     train(config, run_dir)
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def trained_tiny_model(tmp_path_factory):
+    """A seed_cnn_tiny trained to confident predictions on generated faces, saved as .keras.
+
+    Returns (path, validation images, validation labels, training images).
+    """
+    import keras
+    import numpy as np
+
+    from model_zoo import create_model
+
+    data = make_examples({"train": 700, "validation": 210}, seed=11)
+    (x_train, y_train), (x_val, y_val) = data["train"], data["validation"]
+    x_train, x_val = x_train[..., None], x_val[..., None]
+    keras.utils.set_random_seed(0)
+    model = create_model("seed_cnn_tiny")
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
+    model.save(path)
+    return path, x_val, y_val, x_train
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, trained_tiny_model):
+    """Every artifact of the tiny trained model, exported through the parity gate."""
+    from export.exporter import export_all
+
+    path, x_val, y_val, x_train = trained_tiny_model
+    out = tmp_path_factory.mktemp("export") / "artifacts"
+    return export_all(path, out, x_val, y_val, x_train[:100], extra_metadata={"dataset": {"source": "generated"}})

@@ -1,0 +1,104 @@
+"""The parity gate: every exported artifact must give the Keras model's answers on real images."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ParityThresholds:
+    """What an artifact must meet against the Keras model."""
+
+    float_min_agreement: float = 0.999  # top-1 agreement of float artifacts
+    float_max_abs_diff: float = 1e-3  # largest |delta probability| of float artifacts
+    int8_min_agreement: float = 0.98  # top-1 agreement of int8 artifacts
+    int8_max_accuracy_drop: float = 0.01  # accuracy lost by int8 artifacts (1 point)
+
+
+def compare_to_reference(
+    reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, quantized: bool, thresholds: ParityThresholds
+) -> dict:
+    """Parity of one artifact's probabilities with the reference's on the same images.
+
+    Returns:
+        ``top1_agreement``, ``max_abs_diff``, ``accuracy``, ``reference_accuracy``,
+        ``accuracy_drop``, ``quantized``, ``passed`` and ``failures`` (one sentence per
+        threshold missed, saying by how much).
+    """
+    agreement = float(np.mean(reference.argmax(1) == probs.argmax(1)))
+    max_abs = float(np.abs(reference - probs).max())
+    accuracy = float(np.mean(probs.argmax(1) == labels))
+    reference_accuracy = float(np.mean(reference.argmax(1) == labels))
+    drop = reference_accuracy - accuracy
+    failures = []
+    if quantized:
+        if agreement < thresholds.int8_min_agreement:
+            failures.append(f"top-1 agreement {agreement:.2%} < {thresholds.int8_min_agreement:.2%}")
+        if drop > thresholds.int8_max_accuracy_drop:
+            failures.append(f"accuracy drop {drop * 100:.2f} points > {thresholds.int8_max_accuracy_drop * 100:.2f}")
+    else:
+        if agreement < thresholds.float_min_agreement:
+            failures.append(f"top-1 agreement {agreement:.2%} < {thresholds.float_min_agreement:.2%}")
+        if max_abs > thresholds.float_max_abs_diff:
+            failures.append(f"max |delta prob| {max_abs:.2e} > {thresholds.float_max_abs_diff:.0e}")
+    return {
+        "quantized": quantized,
+        "top1_agreement": agreement,
+        "max_abs_diff": max_abs,
+        "accuracy": accuracy,
+        "reference_accuracy": reference_accuracy,
+        "accuracy_drop": drop,
+        "passed": not failures,
+        "failures": failures,
+    }
+
+
+def parity_report(
+    reference: np.ndarray,
+    artifact_probs: dict[str, np.ndarray],
+    labels: np.ndarray,
+    quantized: set[str],
+    thresholds: ParityThresholds | None = None,
+) -> dict:
+    """The parity report over several artifacts.
+
+    Args:
+        reference: (N, 7) probabilities of the Keras model.
+        artifact_probs: ``{artifact name: (N, 7) probabilities}`` on the same images.
+        labels: (N,) true labels.
+        quantized: Names of the int8 artifacts (held to the int8 thresholds).
+        thresholds: The gate; defaults to ``ParityThresholds()``.
+
+    Returns:
+        ``{"passed", "n", "thresholds", "artifacts": {name: compare_to_reference(...)}}``.
+    """
+    thresholds = thresholds or ParityThresholds()
+    results = {
+        name: compare_to_reference(reference, probs, labels, name in quantized, thresholds)
+        for name, probs in artifact_probs.items()
+    }
+    return {
+        "passed": all(r["passed"] for r in results.values()),
+        "n": int(len(labels)),
+        "reference_accuracy": float(np.mean(reference.argmax(1) == labels)),
+        "thresholds": asdict(thresholds),
+        "artifacts": results,
+    }
+
+
+def format_parity_report(report: dict) -> str:
+    """A table of the parity report, one line per artifact, failures spelled out."""
+    lines = [
+        f"Parity against the Keras model on {report['n']} images (Keras accuracy {report['reference_accuracy']:.4f}):",
+        f"{'artifact':<22} {'top-1 agree':>11} {'max |dp|':>10} {'accuracy':>9} {'drop (pt)':>9}  result",
+    ]
+    for name, r in report["artifacts"].items():
+        verdict = "ok" if r["passed"] else "FAILED: " + "; ".join(r["failures"])
+        lines.append(
+            f"{name:<22} {r['top1_agreement']:>11.2%} {r['max_abs_diff']:>10.2e} {r['accuracy']:>9.4f} "
+            f"{r['accuracy_drop'] * 100:>9.2f}  {verdict}"
+        )
+    lines.append("PARITY GATE PASSED" if report["passed"] else "PARITY GATE FAILED")
+    return "\n".join(lines)

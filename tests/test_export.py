@@ -1,0 +1,184 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from export.exporter import _sha256, export_all, main
+from export.parity import parity_report
+from export.predictors import SavedModelPredictor, TFLitePredictor, load_predictor, predict_in_batches
+from export.tflite_convert import VARIANTS, tflite_filename
+from export.tflite_runtime import load_tflite_interpreter
+from pipeline.evaluate import evaluate
+
+ARTIFACTS = [
+    "model.keras",
+    "saved_model/saved_model.pb",
+    "labels.txt",
+    "metadata.json",
+    "parity_report.json",
+    "manifest.json",
+] + [tflite_filename(v) for v in VARIANTS]
+
+
+def test_export_writes_every_artifact_and_passes_the_gate(exported):
+    assert exported.passed, exported.report
+    for name in ARTIFACTS:
+        assert (exported.out_dir / name).is_file(), name
+    report = json.loads((exported.out_dir / "parity_report.json").read_text())
+    assert set(report["artifacts"]) == {"saved_model"} | {f"tflite_{v}" for v in VARIANTS}
+    assert report["n"] == 210 and report["representative_examples"] == 100
+    float_results = [report["artifacts"][n] for n in ("saved_model", "tflite_float32")]
+    assert all(r["top1_agreement"] == 1.0 and r["max_abs_diff"] < 1e-5 for r in float_results)
+    assert report["artifacts"]["tflite_int8"]["quantized"] is True
+    metadata = json.loads((exported.out_dir / "metadata.json").read_text())
+    assert metadata["class_names"][1] == "Disgust" and metadata["parity_passed"] is True
+    assert {"source_model", "exported", "inputs", "packages", "dataset"} <= set(metadata)
+    assert "tensorflow-cpu" in metadata["packages"] or "tensorflow" in metadata["packages"]
+    assert (exported.out_dir / "labels.txt").read_text().split() == metadata["class_names"]
+
+
+def test_manifest_lists_every_file_with_size_and_hash(exported):
+    manifest = json.loads((exported.out_dir / "manifest.json").read_text())
+    files = {str(p.relative_to(exported.out_dir)) for p in exported.out_dir.rglob("*") if p.is_file()}
+    assert set(manifest) == files - {"manifest.json"}
+    for name, entry in manifest.items():
+        path = exported.out_dir / name
+        assert entry == {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def test_saved_model_takes_any_size_gray_or_rgb(exported, trained_tiny_model):
+    model = keras.models.load_model(trained_tiny_model[0])
+    predictor = SavedModelPredictor(exported.out_dir / "saved_model")
+    for shape in [(2, 48, 48, 1), (3, 120, 90, 3), (1, 30, 30, 1)]:
+        images = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+        np.testing.assert_allclose(predictor.predict(images), model.predict_on_batch(images), atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_tflite_variant_loads_and_runs_through_the_loader(exported, trained_tiny_model, variant):
+    path = exported.out_dir / tflite_filename(variant)
+    interpreter, runtime = load_tflite_interpreter(path, num_threads=1)
+    assert runtime == "ai_edge_litert"
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    predictor = load_predictor(path)
+    assert isinstance(predictor, TFLitePredictor)
+    _, x_val, y_val, _ = trained_tiny_model
+    for batch in (1, 5, 64):
+        probs = predictor.predict(x_val[:batch])
+        assert probs.shape == (batch, 7) and probs.dtype == np.float32
+        np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=0.02)
+    rgb = np.repeat(x_val[:2], 3, axis=-1)  # other shapes are converted, not rejected
+    assert predictor.predict(rgb).argmax(1).tolist() == predictor.predict(x_val[:2]).argmax(1).tolist()
+
+
+def test_loader_fallbacks_and_errors(exported, tmp_path):
+    path = exported.out_dir / tflite_filename("float32")
+    _, runtime = load_tflite_interpreter(path, runtime="tensorflow.lite")
+    assert runtime == "tensorflow.lite"
+    with pytest.raises(ImportError, match="pip install ai-edge-litert"):
+        load_tflite_interpreter(path, runtime="tflite_runtime")  # not installed here (broken under NumPy 2)
+    with pytest.raises(FileNotFoundError):
+        load_tflite_interpreter(tmp_path / "missing.tflite")
+    (tmp_path / "junk.tflite").write_bytes(b"not a flatbuffer")
+    with pytest.raises(ValueError, match="not a TFLite model"):
+        load_tflite_interpreter(tmp_path / "junk.tflite")
+
+
+def test_fer_eval_runs_saved_model_and_tflite(exported, fer_csv, data_dir):
+    keras_result = evaluate(exported.out_dir / "model.keras", fer_csv, "validation", data_dir)
+    for artifact, backend in [
+        ("saved_model", "saved_model"),
+        ("model_float32.tflite", "tflite:model_float32"),
+        ("model_int8.tflite", "tflite:model_int8"),
+    ]:
+        result = evaluate(exported.out_dir / artifact, fer_csv, "validation", data_dir)
+        assert result["backend"] == backend and result["n"] == keras_result["n"]
+        if "int8" not in artifact:
+            assert result["accuracy"] == keras_result["accuracy"]
+
+
+def test_broken_training_mode_export_fails_the_gate(trained_tiny_model, tmp_path, monkeypatch):
+    """What Keras' model.export does after a Resizing layer: the served graph runs BatchNorm in training mode."""
+    import export.exporter
+    from export.saved_model import export_saved_model
+
+    def broken_export(model, out_dir):
+        originals = {}
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                originals[layer] = layer.call
+                layer.call = (lambda call: lambda inputs, training=None, **kw: call(inputs, training=True))(layer.call)
+        try:
+            return export_saved_model(model, out_dir)
+        finally:
+            for layer, call in originals.items():
+                layer.call = call
+
+    monkeypatch.setattr(export.exporter, "export_saved_model", broken_export)
+    path, x_val, y_val, x_train = trained_tiny_model
+    result = export_all(path, tmp_path / "broken", x_val, y_val, x_train[:50])
+    assert not result.passed
+    assert not result.report["artifacts"]["saved_model"]["passed"]
+    assert not list((tmp_path / "broken").glob("*.tflite"))  # nothing is converted from a broken SavedModel
+    assert any("max |delta prob|" in f for f in result.report["artifacts"]["saved_model"]["failures"])
+    # The report is saved beside the artifacts even when the gate fails.
+    assert json.loads((tmp_path / "broken" / "parity_report.json").read_text())["passed"] is False
+
+
+def test_keras_model_export_trap_after_resizing_is_caught(tmp_path):
+    """Keras 3.15's model.export runs BatchNorm in training mode after a Resizing layer; the gate sees it."""
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 1)),
+            keras.layers.Resizing(48, 48),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(7, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, (256, 64, 64, 1)).astype("float32")
+    y = np.arange(256) % 7
+    model.fit(x, y, epochs=2, verbose=0)
+    model.export(tmp_path / "model_export", verbose=False)
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(tmp_path / "model_export")).signatures["serving_default"]
+    exported_probs = np.concatenate(
+        [next(iter(serve(tf.constant(x[i : i + 8])).values())).numpy() for i in range(0, 64, 8)]
+    )
+    report = parity_report(model.predict_on_batch(x[:64]), {"model.export": exported_probs}, y[:64], set())
+    assert not report["passed"], "Keras model.export no longer shows the BatchNorm trap; update STACK.md"
+
+
+def test_fer_export_cli(smoke_run, fer_csv, data_dir, tmp_path, capsys):
+    out = tmp_path / "artifacts"
+    code = main(
+        [
+            str(smoke_run),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+            "--parity-examples",
+            "40",
+            "--representative-examples",
+            "20",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code in (0, 1) and "Parity against the Keras model on 40 images" in printed
+    assert json.loads((out / "metadata.json").read_text())["dataset"]["parity_split"] == "validation"
+    assert main([str(smoke_run), "--out", str(out)]) == 2
+    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert main([str(tmp_path / "nothing"), "--out", str(tmp_path / "o2")]) == 2
+    assert not (tmp_path / "o2").exists()
+
+
+def test_predict_in_batches_matches_one_batch(exported, trained_tiny_model):
+    _, x_val, _, _ = trained_tiny_model
+    predictor = load_predictor(exported.out_dir / "saved_model")
+    np.testing.assert_allclose(predict_in_batches(predictor, x_val, batch_size=17), predictor.predict(x_val), atol=1e-6)
