@@ -23,7 +23,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -174,7 +174,7 @@ def _metadata(keras_path: Path, model: keras.Model, report: dict, extra: dict) -
     return {
         "class_names": list(CLASS_NAMES),
         "source_model": {"name": model.name, "sha256_of_model.keras": _sha256(keras_path)},
-        "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": {
             "model.keras": "uint8 (N, H, W, 1 or 3), any H and W; preprocessing is in the graph",
             f"saved_model ({SERVING_SIGNATURE})": "images: uint8 (N, H, W, C), C = 1 or 3, any H and W",

@@ -49,7 +49,6 @@ def trained_tiny_model(tmp_path_factory):
     Returns (path, validation images, validation labels, training images).
     """
     import keras
-    import numpy as np
 
     from model_zoo import create_model
 
