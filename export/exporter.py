@@ -30,10 +30,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from export.layout import FACES_SIGNATURE, QUANTIZED_VARIANTS, SERVING_SIGNATURE, VARIANTS, tflite_filename
 from export.parity import ParityThresholds, format_parity_report, parity_report
 from export.predictors import KerasPredictor, SavedModelPredictor, TFLitePredictor, predict_in_batches
-from export.saved_model import FACES_SIGNATURE, SERVING_SIGNATURE, export_saved_model
-from export.tflite_convert import QUANTIZED_VARIANTS, VARIANTS, convert_to_tflite, tflite_filename
+from export.saved_model import export_saved_model
+from export.tflite_convert import convert_to_tflite
 from model_zoo import CLASS_NAMES, load_model
 
 log = logging.getLogger("fer-export")

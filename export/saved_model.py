@@ -13,9 +13,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-SERVING_SIGNATURE = "serving_default"  # uint8 images, any size, 1 or 3 channels
-FACES_SIGNATURE = "faces_48x48"  # uint8 (N, 48, 48, 1) faces: what TFLite is converted from
-OUTPUT_KEY = "probabilities"
+from export.layout import FACES_SIGNATURE, OUTPUT_KEY, SERVING_SIGNATURE
 
 
 def export_saved_model(model: keras.Model, out_dir: str | Path) -> Path:

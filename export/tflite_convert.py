@@ -8,15 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from export.saved_model import FACES_SIGNATURE
-
-VARIANTS = ("float32", "float16", "dynamic", "int8")
-QUANTIZED_VARIANTS = ("dynamic", "int8")
-
-
-def tflite_filename(variant: str) -> str:
-    """``model_<variant>.tflite``."""
-    return f"model_{variant}.tflite"
+from export.layout import FACES_SIGNATURE, VARIANTS
 
 
 def convert_to_tflite(

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from export.exporter import _sha256, export_all, main
+from export.layout import VARIANTS, tflite_filename
 from export.parity import parity_report
 from export.predictors import SavedModelPredictor, TFLitePredictor, load_predictor, predict_in_batches
-from export.tflite_convert import VARIANTS, tflite_filename
 from export.tflite_runtime import load_tflite_interpreter
 from pipeline.evaluate import evaluate
 
