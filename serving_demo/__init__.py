@@ -1,0 +1,1 @@
+"""Face detection, the emotion recognizer and the Gradio demo."""

@@ -1,0 +1,186 @@
+"""``fer-demo``: the Gradio app. Upload a photo or stream a webcam; every face gets a box and an emotion.
+
+    fer-demo                                  # the shipped model, on http://127.0.0.1:7860
+    fer-demo --artifacts artifacts/ship --port 8080
+
+Privacy: binds to 127.0.0.1 unless ``--host`` says otherwise; Gradio analytics,
+version checks and hub lookups are off; webcam frames stay in memory (the
+annotated frame goes back inline, never through a file); uploads are capped in
+size and removed from Gradio's cache after a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+import time
+from pathlib import Path
+
+# Before Gradio is imported anywhere: no analytics, no version check, no hub calls.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from serving_demo.drawing import draw_faces  # noqa: E402
+from serving_demo.face_detector import FaceDetector  # noqa: E402
+from serving_demo.image_io import ImageInputError  # noqa: E402
+from serving_demo.recognizer import Analysis, EmotionRecognizer  # noqa: E402
+
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
+MAX_FILE_SIZE = "20mb"
+ABOUT = """\
+# Facial emotion recognition
+Every frontal face in the picture gets a box and one of seven emotions (Angry, Disgust, Fear,
+Happy, Sad, Surprise, Neutral), from a small CNN trained on FER2013. Faces are found with
+OpenCV's Haar cascade; the **backend** runs the same model as a full SavedModel/Keras graph or as
+TFLite (float32, float16, dynamic-range or full int8): switch it to compare latency. Nothing is
+stored and nothing leaves this machine. Not for decisions about people: FER2013 is small, skewed
+and posed, and facial expression is not emotion.
+"""
+
+
+def describe(analysis: Analysis) -> str:
+    """The latency readout under a result."""
+    faces = len(analysis.faces)
+    found = f"{faces} face{'s' if faces != 1 else ''}" if faces else "no face found"
+    return (
+        f"**{analysis.backend}** · {found} · detect {analysis.detect_ms:.1f} ms · "
+        f"classify {analysis.classify_ms:.2f} ms · total {analysis.total_ms:.1f} ms"
+    )
+
+
+def largest_face_label(analysis: Analysis) -> dict[str, float] | None:
+    return analysis.faces[0].probabilities if analysis.faces else None
+
+
+def build_demo(recognizer: EmotionRecognizer):
+    """The Gradio Blocks app around ``recognizer``; its upload handler is the API endpoint ``analyze``."""
+    import gradio as gr
+
+    # Photos may hold small faces and are analysed once: search a larger copy than for webcam frames.
+    photo_detector = FaceDetector(min_neighbors=6, min_size=40, detect_width=640)
+
+    def analyze_upload(path: str | None, backend: str):
+        if not path:
+            raise gr.Error("Choose a photo first (JPEG, PNG, WebP or BMP).")
+        try:
+            analysis = recognizer.analyze(path, backend=backend, detector=photo_detector)
+        except (ImageInputError, ValueError) as e:
+            raise gr.Error(str(e)) from None
+        annotated = draw_faces(analysis.image, analysis.faces)
+        readout = describe(analysis) + (f"\n\n{analysis.message}" if analysis.message else "")
+        return annotated, largest_face_label(analysis), analysis.to_dict(), readout
+
+    def refresh_on_backend_change(path: str | None, backend: str):
+        if not path:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        return analyze_upload(path, backend)
+
+    def analyze_frame(frame: np.ndarray | None, backend: str, last: dict | None):
+        if frame is None:
+            return gr.skip(), gr.skip(), last
+        now = time.perf_counter()
+        last = last or {}
+        fps = last.get("fps", 0.0)
+        if "t" in last:
+            instant = 1.0 / max(now - last["t"], 1e-6)
+            fps = instant if not fps else 0.8 * fps + 0.2 * instant  # smoothed for a steady readout
+        analysis = recognizer.analyze(frame, backend=backend)
+        annotated = draw_faces(analysis.image, analysis.faces)
+        # The frame goes back inline as a data URL: a gr.Image output would write it to Gradio's file cache.
+        ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
+        html = (
+            (
+                f'<img id="webcam-annotated" alt="annotated webcam frame" style="max-width:100%" '
+                f'src="data:image/jpeg;base64,{base64.b64encode(jpeg.tobytes()).decode()}">'
+            )
+            if ok
+            else ""
+        )
+        return html, f"{fps:.1f} fps · " + describe(analysis), {"t": now, "fps": fps}
+
+    examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
+    with gr.Blocks(title="Facial emotion recognition", analytics_enabled=False, delete_cache=(300, 600)) as demo:
+        gr.Markdown(ABOUT)
+        backend = gr.Radio(
+            recognizer.available_backends(),
+            value=recognizer.backend,
+            label="Backend",
+            info="Applies to both tabs.",
+            elem_id="backend",
+        )
+        with gr.Tab("Upload", id="upload"):
+            with gr.Row():
+                with gr.Column():
+                    photo = gr.File(label="Photo", file_types=["image"], type="filepath", elem_id="photo")
+                    run = gr.Button("Analyze", variant="primary", elem_id="analyze")
+                    if examples:
+                        gr.Examples(examples, inputs=photo, label="Examples")
+                with gr.Column():
+                    annotated = gr.Image(
+                        label="Faces found", type="numpy", interactive=False, format="jpeg", elem_id="annotated"
+                    )
+                    readout = gr.Markdown(elem_id="upload-readout")
+                    label = gr.Label(num_top_classes=7, label="Largest face", elem_id="label")
+                    faces = gr.JSON(label="Every face (box: x, y, width, height)")
+            outputs = [annotated, label, faces, readout]
+            run.click(analyze_upload, [photo, backend], outputs, api_name="analyze")
+            photo.upload(analyze_upload, [photo, backend], outputs, api_visibility="private")
+            backend.change(refresh_on_backend_change, [photo, backend], outputs, api_visibility="private")
+        with gr.Tab("Webcam", id="webcam"):
+            gr.Markdown("Start the camera; frames are analysed as they arrive and never stored.")
+            with gr.Row():
+                camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="camera")
+                with gr.Column():
+                    live = gr.HTML(elem_id="webcam-output")
+                    stats = gr.Markdown(elem_id="webcam-stats")
+            fps_state = gr.State(None)
+            camera.stream(
+                analyze_frame,
+                [camera, backend, fps_state],
+                [live, stats, fps_state],
+                stream_every=0.1,
+                time_limit=900,
+                concurrency_limit=4,
+                api_visibility="private",
+            )
+    return demo
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``fer-demo``; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="fer-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--artifacts", help="a fer-export directory (default: the shipped pretrained model)")
+    parser.add_argument("--backend", default="tflite-int8", help="initial backend")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes the demo to your network")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (sends traffic out)")
+    parser.add_argument("--max-file-size", default=MAX_FILE_SIZE, help="largest upload accepted")
+    args = parser.parse_args(argv)
+    try:
+        recognizer = EmotionRecognizer(args.artifacts, backend=args.backend)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"fer-demo: error: {e}", file=sys.stderr)
+        return 2
+    recognizer.predictor()  # load the initial backend now, not on the first request
+    demo = build_demo(recognizer)
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        max_file_size=args.max_file_size,
+        show_error=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

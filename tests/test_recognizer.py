@@ -1,0 +1,86 @@
+import cv2
+import numpy as np
+import pytest
+
+from serving_demo.drawing import draw_faces
+from serving_demo.image_io import ImageInputError
+from serving_demo.recognizer import BACKEND_FILES, CLASS_NAMES, NO_FACE_MESSAGE, EmotionRecognizer
+from tests.images import ASTRONAUT_FACE_CENTRE, astronaut
+
+
+@pytest.fixture(scope="module")
+def recognizer(exported):
+    return EmotionRecognizer(exported.out_dir)
+
+
+def test_output_schema(recognizer):
+    analysis = recognizer.analyze(astronaut())
+    assert len(analysis.faces) == 1 and analysis.backend == "tflite-int8"
+    face = analysis.faces[0]
+    x, y, w, h = face.box
+    assert x <= ASTRONAUT_FACE_CENTRE[0] <= x + w and y <= ASTRONAUT_FACE_CENTRE[1] <= y + h
+    assert face.emotion in CLASS_NAMES and list(face.probabilities) == list(CLASS_NAMES)
+    assert face.confidence == max(face.probabilities.values())
+    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=0.02)
+    assert analysis.detect_ms > 0 and analysis.classify_ms > 0 and analysis.image_size == (512, 512)
+    record = analysis.to_dict()
+    assert set(record) == {"faces", "backend", "image_size", "detect_ms", "classify_ms", "total_ms", "message"}
+    assert record["faces"][0]["box"] == face.box
+
+
+def test_every_backend_is_available_and_switchable(recognizer):
+    assert recognizer.available_backends() == list(BACKEND_FILES)
+    results = {name: recognizer.analyze(astronaut(), backend=name) for name in BACKEND_FILES}
+    reference = results["keras"].faces[0].probabilities
+    for name, analysis in results.items():
+        assert analysis.backend == name
+        tolerance = 0.02 if name in ("tflite-int8", "tflite-dynamic") else 1e-3
+        assert analysis.faces[0].probabilities == pytest.approx(reference, abs=tolerance), name
+    # Predictors are loaded once and cached.
+    assert recognizer.predictor("tflite-fp32") is recognizer.predictor("tflite-fp32")
+
+
+def test_input_forms_give_the_same_faces(recognizer, tmp_path):
+    rgb = astronaut()
+    path = tmp_path / "a.png"
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    boxes = {
+        "rgb": recognizer.analyze(rgb).faces[0].box,
+        "bgr": recognizer.analyze(rgb[..., ::-1].copy(), channel_order="bgr").faces[0].box,
+        "path": recognizer.analyze(path).faces[0].box,
+        "bytes": recognizer.analyze(path.read_bytes()).faces[0].box,
+    }
+    assert len(set(boxes.values())) == 1, boxes
+    assert len(recognizer.analyze(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)).faces) == 1
+
+
+def test_no_face_is_a_result_not_an_error(recognizer):
+    analysis = recognizer.analyze(np.full((240, 320, 3), 200, np.uint8))
+    assert analysis.faces == [] and analysis.message == NO_FACE_MESSAGE
+
+
+def test_errors(recognizer, exported, tmp_path):
+    with pytest.raises(ValueError, match="Unknown backend 'onnx'"):
+        recognizer.analyze(astronaut(), backend="onnx")
+    with pytest.raises(ImageInputError):
+        recognizer.analyze(b"junk")
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "model_int8.tflite").write_bytes((exported.out_dir / "model_int8.tflite").read_bytes())
+    only_int8 = EmotionRecognizer(partial)
+    assert only_int8.available_backends() == ["tflite-int8"]
+    with pytest.raises(ValueError, match="needs .*model.keras, which is missing"):
+        only_int8.analyze(astronaut(), backend="keras")
+    with pytest.raises(FileNotFoundError):
+        EmotionRecognizer(tmp_path / "nothing")
+
+
+def test_drawing_marks_each_face_and_leaves_the_input_alone(recognizer):
+    rgb = astronaut()
+    analysis = recognizer.analyze(rgb)
+    annotated = draw_faces(rgb, analysis.faces)
+    assert annotated.shape == rgb.shape and not np.array_equal(annotated, rgb)
+    np.testing.assert_array_equal(rgb, astronaut())
+    x, y, w, h = analysis.faces[0].box
+    changed = np.any(annotated != rgb, axis=2)
+    assert changed[y : y + h, x].all()  # the box's left edge is drawn
