@@ -149,6 +149,7 @@ def build_demo(recognizer: EmotionRecognizer):
                 time_limit=900,
                 concurrency_limit=4,
                 api_visibility="private",
+                show_progress="hidden",  # no fading between frames
             )
     return demo
 

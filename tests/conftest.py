@@ -72,3 +72,24 @@ def exported(tmp_path_factory, trained_tiny_model):
     path, x_val, y_val, x_train = trained_tiny_model
     out = tmp_path_factory.mktemp("export") / "artifacts"
     return export_all(path, out, x_val, y_val, x_train[:100], extra_metadata={"dataset": {"source": "generated"}})
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_url(exported):
+    """The Gradio demo on the exported tiny model, served on 127.0.0.1 for the whole session."""
+    from serving_demo.app import build_demo
+    from serving_demo.recognizer import EmotionRecognizer
+
+    demo = build_demo(EmotionRecognizer(exported.out_dir))
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="5mb")
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()

@@ -50,7 +50,7 @@ def test_numpy_arrays_of_every_kind():
     np.testing.assert_array_equal(load_image(rgb[..., ::-1].copy(), channel_order="bgr"), rgb)
     assert load_image(rgb[..., 0]).shape == (512, 512, 3)
     assert load_image(rgb.astype(np.float32) / 255).dtype == np.uint8
-    assert load_image((rgb.astype(np.uint16) * 257)).dtype == np.uint8
+    assert load_image(rgb.astype(np.uint16) * 257).dtype == np.uint8
     with pytest.raises(ImageInputError, match="Unsupported image shape"):
         load_image(np.zeros((4, 4, 2), np.uint8))
     with pytest.raises(ImageInputError, match="empty"):
