@@ -38,7 +38,23 @@ RESULT_FIELDS = (
     "file_megabytes",
     "peak_rss_megabytes",
     "accuracy",
+    "e2e_ms_p50",
+    "e2e_naive_ms_p50",
+    "e2e_speedup",
+    "e2e_faces",
+    "e2e_naive_faces",
 )
+# The recognizer backend that runs the same artifact as a bench backend (keras_call has none:
+# the recognizer never runs Keras eagerly).
+RECOGNIZER_BACKENDS = {
+    "keras_predict_on_batch": "keras",
+    "saved_model": "saved_model",
+    "tflite_float32": "tflite-fp32",
+    "tflite_float16": "tflite-fp16",
+    "tflite_dynamic": "tflite-dynamic",
+    "tflite_int8": "tflite-int8",
+}
+E2E_FRAME_IMAGE = Path(__file__).resolve().parents[1] / "serving_demo" / "examples" / "astronaut.jpg"
 
 
 def artifact_path(artifacts: Path, backend: str) -> Path:
@@ -127,6 +143,52 @@ def measure_backend(
         "file_megabytes": _size_megabytes(artifact_path(artifacts, backend)),
         "peak_rss_megabytes": _peak_rss_megabytes(),
         "accuracy": accuracy,
+    } | dict.fromkeys(RESULT_FIELDS[-5:])
+
+
+def end_to_end_frame() -> np.ndarray:
+    """A 640x480 RGB frame with one real face (the shipped example photo on a gray background)."""
+    import cv2
+
+    from serving_demo.image_io import load_image
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 64:576] = cv2.resize(load_image(E2E_FRAME_IMAGE), (512, 480), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def measure_end_to_end(artifacts: Path, backend: str, threads: int, frame: np.ndarray, iterations: int) -> dict:
+    """Detect + classify + draw on ``frame``: the recognizer's pipeline against the naive one, same backend.
+
+    The naive way is what the ``fer`` package and most tutorials do: Haar with scale factor 1.1
+    and 5 neighbours on the full frame, then the classifier.
+    """
+    import cv2
+
+    from serving_demo.drawing import draw_faces
+    from serving_demo.face_detector import FaceDetector
+    from serving_demo.recognizer import EmotionRecognizer
+
+    cv2.setNumThreads(threads)
+    recognizer = EmotionRecognizer(artifacts, backend=RECOGNIZER_BACKENDS[backend], num_threads=threads)
+    naive = FaceDetector(scale_factor=1.1, min_neighbors=5, min_size=0, detect_width=None)
+    timings: dict[str, list[float]] = {"fast": [], "naive": []}
+    faces = {}
+    for i in range(iterations + 3):  # the first calls load and warm up
+        for name, detector in (("fast", None), ("naive", naive)):
+            t = time.perf_counter()
+            analysis = recognizer.analyze(frame, detector=detector)
+            draw_faces(analysis.image, analysis.faces)
+            if i >= 3:
+                timings[name].append((time.perf_counter() - t) * 1000)
+            faces[name] = len(analysis.faces)
+    fast, slow = float(np.median(timings["fast"])), float(np.median(timings["naive"]))
+    return {
+        "e2e_ms_p50": round(fast, 3),
+        "e2e_naive_ms_p50": round(slow, 3),
+        "e2e_speedup": round(slow / fast, 2),
+        "e2e_faces": faces["fast"],
+        "e2e_naive_faces": faces["naive"],
     }
 
 
@@ -139,6 +201,7 @@ def run_bench(
     iterations: int = 300,
     warmup: int = 30,
     batch_runs: int = 20,
+    e2e_iterations: int = 50,
 ) -> list[dict]:
     """Measure every (backend, threads) pair, each in a fresh process, on the same ``faces``.
 
@@ -149,6 +212,7 @@ def run_bench(
         backends, threads: What to measure.
         iterations, warmup: Timed and untimed batch-1 calls.
         batch_runs: Timed batch-64 calls.
+        e2e_iterations: Timed end-to-end 640x480 frames per backend (0: none).
 
     Returns:
         One dict per pair with the fields of ``RESULT_FIELDS``.
@@ -164,28 +228,14 @@ def run_bench(
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "inputs.npz"
-        np.savez(inputs, faces=faces, **({"labels": labels} if labels is not None else {}))
+        arrays = {"faces": faces, "frame": end_to_end_frame()} | ({"labels": labels} if labels is not None else {})
+        np.savez(inputs, **arrays)
         for backend in backends:
             for n in threads:
-                command = [
-                    sys.executable,
-                    "-m",
-                    "export.bench",
-                    "--worker",
-                    backend,
-                    "--threads",
-                    str(n),
-                    "--inputs",
-                    str(inputs),
-                    "--artifacts",
-                    str(artifacts),
-                    "--iterations",
-                    str(iterations),
-                    "--warmup",
-                    str(warmup),
-                    "--batch-runs",
-                    str(batch_runs),
-                ]
+                command = [sys.executable, "-m", "export.bench", "--worker", backend, "--threads", str(n),
+                           "--inputs", str(inputs), "--artifacts", str(artifacts), "--iterations", str(iterations),
+                           "--warmup", str(warmup), "--batch-runs", str(batch_runs),
+                           "--e2e-iterations", str(e2e_iterations)]  # fmt: skip
                 env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": _project_root()}
                 done = subprocess.run(command, capture_output=True, text=True, env=env)
                 if done.returncode != 0:
@@ -198,16 +248,25 @@ def format_table(results: list[dict]) -> str:
     """The printed benchmark table, plus the SavedModel / TFLite latency ratios measured in the same run."""
     header = (
         f"{'backend':<24}{'thr':>4}{'load s':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'b64 img/s':>11}{'size MB':>9}{'peak MB':>9}{'accuracy':>9}"
+        f"{'b64 img/s':>11}{'size MB':>9}{'peak MB':>9}{'accuracy':>9}{'e2e ms':>9}{'naive ms':>9}{'speedup':>8}"
     )
     lines = [header, "-" * len(header)]
     for r in results:
         accuracy = f"{r['accuracy']:.4f}" if r["accuracy"] is not None else "-"
+        e2e = (
+            f"{r['e2e_ms_p50']:>9.2f}{r['e2e_naive_ms_p50']:>9.2f}{r['e2e_speedup']:>7.1f}x"
+            if r["e2e_ms_p50"] is not None
+            else f"{'-':>9}{'-':>9}{'-':>8}"
+        )
         lines.append(
             f"{r['backend']:<24}{r['threads']:>4}{r['load_seconds']:>8.2f}{r['latency_ms_p50']:>9.3f}"
             f"{r['latency_ms_p90']:>9.3f}{r['latency_ms_p99']:>9.3f}{r['batch64_images_per_sec']:>11.1f}"
-            f"{r['file_megabytes']:>9.2f}{r['peak_rss_megabytes']:>9.1f}{accuracy:>9}"
+            f"{r['file_megabytes']:>9.2f}{r['peak_rss_megabytes']:>9.1f}{accuracy:>9}{e2e}"
         )
+    lines.append(
+        "e2e: detect + classify + draw on a 640x480 frame with one face, median ms; naive: Haar 1.1/5 on the full "
+        "frame, then the same classifier."
+    )
     for n in sorted({r["threads"] for r in results}):
         by_backend = {r["backend"]: r for r in results if r["threads"] == n}
         if "saved_model" in by_backend:
@@ -293,6 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=300, help="timed batch-1 calls (after warm-up)")
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--batch-runs", type=int, default=20, help="timed batch-64 calls")
+    parser.add_argument(
+        "--e2e-iterations",
+        type=int,
+        default=50,
+        help="timed end-to-end 640x480 frames (detect + classify + draw), per backend; 0 skips them",
+    )
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--plot", help="write a bar chart PNG here")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: measure one backend in this process
@@ -301,20 +366,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         inputs = np.load(args.inputs)
         labels = inputs["labels"] if "labels" in inputs else None
-        print(
-            json.dumps(
-                measure_backend(
-                    Path(args.artifacts),
-                    args.worker,
-                    args.threads[0],
-                    inputs["faces"],
-                    labels,
-                    args.iterations,
-                    args.warmup,
-                    args.batch_runs,
-                )
-            )
+        result = measure_backend(
+            Path(args.artifacts),
+            args.worker,
+            args.threads[0],
+            inputs["faces"],
+            labels,
+            args.iterations,
+            args.warmup,
+            args.batch_runs,
         )
+        if args.e2e_iterations and args.worker in RECOGNIZER_BACKENDS:
+            result |= measure_end_to_end(
+                Path(args.artifacts), args.worker, args.threads[0], inputs["frame"], args.e2e_iterations
+            )
+        print(json.dumps(result))
         return 0
     try:
         faces, labels = load_bench_inputs(args.data, args.split, args.limit, args.data_dir)
@@ -327,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
             args.iterations,
             args.warmup,
             args.batch_runs,
+            args.e2e_iterations,
         )
     except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
         print(f"fer-bench: error: {e}", file=sys.stderr)

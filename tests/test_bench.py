@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from export.bench import BACKENDS, RESULT_FIELDS, main
 
 
@@ -38,6 +40,13 @@ def test_bench_measures_every_backend_and_writes_json_and_plot(exported, fer_csv
         assert 0 < r["latency_ms_p50"] <= r["latency_ms_p90"] <= r["latency_ms_p99"]
         assert r["batch64_images_per_sec"] > 0 and r["file_megabytes"] > 0 and r["peak_rss_megabytes"] > 0
         assert 0.0 <= r["accuracy"] <= 1.0
+        if r["backend"] == "keras_call":  # the recognizer never runs Keras eagerly
+            assert r["e2e_ms_p50"] is None
+        else:  # the fast pipeline finds the same single face as the naive one
+            assert r["e2e_faces"] == r["e2e_naive_faces"] == 1
+            assert r["e2e_ms_p50"] > 0 and r["e2e_speedup"] == pytest.approx(
+                r["e2e_naive_ms_p50"] / r["e2e_ms_p50"], rel=0.01
+            )
     by_name = {r["backend"]: r for r in results}
     # Float backends see the same faces and give the same answers.
     assert by_name["tflite_float32"]["accuracy"] == by_name["saved_model"]["accuracy"]
