@@ -1,4 +1,5 @@
 # One-command set-up on a fresh machine (Python 3.11 or 3.12 on PATH):
+#   make demo                 create .venv, install, start the demo on the shipped model
 #   make test                 create .venv, install, lint, run the tests
 #   make train DATA=path      train the seed CNN on FER2013
 # EXTRA=gpu installs tensorflow[and-cuda] instead of tensorflow-cpu.
@@ -10,7 +11,7 @@ BIN := $(VENV)/bin
 DATA ?= ../shared/data/fer2013
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint train clean
+.PHONY: setup demo test lint train clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRA),test]"
 	touch $@
+
+demo: setup
+	$(BIN)/fer-demo
 
 lint: setup
 	$(BIN)/ruff check .
