@@ -126,18 +126,17 @@ def export_all(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        if isinstance(model, keras.Model):
-            model.save(staging / "model.keras")
-        else:
-            shutil.copy2(model, staging / "model.keras")
+        if not isinstance(model, keras.Model):
             model = load_model(model)
+        # Saved again uncompiled: the checkpoint's optimizer state would triple the file for nothing.
+        model.save(staging / "model.keras")
         export_saved_model(model, staging / "saved_model")
         (staging / "labels.txt").write_text("\n".join(CLASS_NAMES) + "\n")
 
         reference = predict_in_batches(KerasPredictor(model), parity_images)
         probs = {"saved_model": predict_in_batches(SavedModelPredictor(staging / "saved_model"), parity_images)}
-        quantized = {f"tflite_{v}" for v in QUANTIZED_VARIANTS}
-        report = parity_report(reference, probs, parity_labels, quantized, thresholds)
+        kinds = {f"tflite_{v}": "int8" for v in QUANTIZED_VARIANTS} | {"tflite_float16": "float16"}
+        report = parity_report(reference, probs, parity_labels, kinds, thresholds)
         if report["passed"]:
             for variant in VARIANTS:
                 log.info("Converting to TFLite %s", variant)
@@ -145,7 +144,7 @@ def export_all(
                 (staging / tflite_filename(variant)).write_bytes(flatbuffer)
                 predictor = TFLitePredictor(staging / tflite_filename(variant))
                 probs[f"tflite_{variant}"] = predict_in_batches(predictor, parity_images)
-            report = parity_report(reference, probs, parity_labels, quantized, thresholds)
+            report = parity_report(reference, probs, parity_labels, kinds, thresholds)
         else:
             # TFLite is converted from the SavedModel and would inherit its error;
             # running such a model can even abort the LiteRT interpreter.

@@ -11,40 +11,58 @@ import numpy as np
 class ParityThresholds:
     """What an artifact must meet against the Keras model."""
 
-    float_min_agreement: float = 0.999  # top-1 agreement of float artifacts
-    float_max_abs_diff: float = 1e-3  # largest |delta probability| of float artifacts
+    float_min_agreement: float = 0.999  # top-1 agreement of float artifacts (float16 included)
+    float_max_abs_diff: float = 1e-3  # largest |delta probability| of float32 artifacts
+    # float16 rounds every weight to 11 significant bits (relative error up to 4.9e-4);
+    # through seven layers that moves probabilities by a few 1e-3 on a trained model
+    # (6.5e-3 measured on the test model), so 1e-3 cannot hold for it. It keeps the
+    # float top-1 rule and gets its own bound on the probabilities.
+    float16_max_abs_diff: float = 1e-2
     int8_min_agreement: float = 0.98  # top-1 agreement of int8 artifacts
     int8_max_accuracy_drop: float = 0.01  # accuracy lost by int8 artifacts (1 point)
 
 
 def compare_to_reference(
-    reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, quantized: bool, thresholds: ParityThresholds
+    reference: np.ndarray, probs: np.ndarray, labels: np.ndarray, kind: str, thresholds: ParityThresholds
 ) -> dict:
     """Parity of one artifact's probabilities with the reference's on the same images.
 
+    Args:
+        reference, probs: (N, 7) probabilities of the Keras model and of the artifact.
+        labels: (N,) true labels.
+        kind: ``"float"``, ``"float16"`` or ``"int8"``: which thresholds apply.
+        thresholds: The gate.
+
     Returns:
-        ``top1_agreement``, ``max_abs_diff``, ``accuracy``, ``reference_accuracy``,
-        ``accuracy_drop``, ``quantized``, ``passed`` and ``failures`` (one sentence per
-        threshold missed, saying by how much).
+        ``kind``, ``top1_agreement``, ``max_abs_diff``, ``accuracy``, ``reference_accuracy``,
+        ``accuracy_drop``, ``passed`` and ``failures`` (one sentence per threshold missed,
+        saying by how much).
     """
     agreement = float(np.mean(reference.argmax(1) == probs.argmax(1)))
     max_abs = float(np.abs(reference - probs).max())
     accuracy = float(np.mean(probs.argmax(1) == labels))
     reference_accuracy = float(np.mean(reference.argmax(1) == labels))
     drop = reference_accuracy - accuracy
-    failures = []
-    if quantized:
-        if agreement < thresholds.int8_min_agreement:
-            failures.append(f"top-1 agreement {agreement:.2%} < {thresholds.int8_min_agreement:.2%}")
-        if drop > thresholds.int8_max_accuracy_drop:
-            failures.append(f"accuracy drop {drop * 100:.2f} points > {thresholds.int8_max_accuracy_drop * 100:.2f}")
+    if kind == "int8":
+        min_agreement, max_abs_allowed, max_drop = (
+            thresholds.int8_min_agreement,
+            None,
+            thresholds.int8_max_accuracy_drop,
+        )
+    elif kind in ("float", "float16"):
+        min_agreement, max_drop = thresholds.float_min_agreement, None
+        max_abs_allowed = thresholds.float16_max_abs_diff if kind == "float16" else thresholds.float_max_abs_diff
     else:
-        if agreement < thresholds.float_min_agreement:
-            failures.append(f"top-1 agreement {agreement:.2%} < {thresholds.float_min_agreement:.2%}")
-        if max_abs > thresholds.float_max_abs_diff:
-            failures.append(f"max |delta prob| {max_abs:.2e} > {thresholds.float_max_abs_diff:.0e}")
+        raise ValueError(f"Unknown artifact kind {kind!r}; use float, float16 or int8")
+    failures = []
+    if agreement < min_agreement:
+        failures.append(f"top-1 agreement {agreement:.2%} < {min_agreement:.2%}")
+    if max_abs_allowed is not None and max_abs > max_abs_allowed:
+        failures.append(f"max |delta prob| {max_abs:.2e} > {max_abs_allowed:.0e}")
+    if max_drop is not None and drop > max_drop:
+        failures.append(f"accuracy drop {drop * 100:.2f} points > {max_drop * 100:.2f}")
     return {
-        "quantized": quantized,
+        "kind": kind,
         "top1_agreement": agreement,
         "max_abs_diff": max_abs,
         "accuracy": accuracy,
@@ -59,7 +77,7 @@ def parity_report(
     reference: np.ndarray,
     artifact_probs: dict[str, np.ndarray],
     labels: np.ndarray,
-    quantized: set[str],
+    kinds: dict[str, str] | None = None,
     thresholds: ParityThresholds | None = None,
 ) -> dict:
     """The parity report over several artifacts.
@@ -68,7 +86,7 @@ def parity_report(
         reference: (N, 7) probabilities of the Keras model.
         artifact_probs: ``{artifact name: (N, 7) probabilities}`` on the same images.
         labels: (N,) true labels.
-        quantized: Names of the int8 artifacts (held to the int8 thresholds).
+        kinds: ``{artifact name: "float" | "float16" | "int8"}``; unnamed artifacts are ``"float"``.
         thresholds: The gate; defaults to ``ParityThresholds()``.
 
     Returns:
@@ -76,7 +94,7 @@ def parity_report(
     """
     thresholds = thresholds or ParityThresholds()
     results = {
-        name: compare_to_reference(reference, probs, labels, name in quantized, thresholds)
+        name: compare_to_reference(reference, probs, labels, (kinds or {}).get(name, "float"), thresholds)
         for name, probs in artifact_probs.items()
     }
     return {

@@ -146,12 +146,9 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     if state == "resume":
         log.info("Resuming %s from epoch %d of %d", run_dir, initial_epoch + 1, config.epochs)
     _truncate_history(run_dir / "history.csv", initial_epoch)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        run_dir / "best.keras", monitor=monitor, mode="max", save_best_only=True, verbose=0
-    )
-    # After a resume, the best so far is in the history; without this the first
+    # After a resume the best so far is in the history; without it the first
     # epoch after the restart would overwrite a better checkpoint.
-    checkpoint.best = _best_so_far(run_dir / "history.csv", monitor, checkpoint.best)
+    checkpoint = BestCheckpoint(run_dir / "best.keras", monitor, _best_so_far(run_dir / "history.csv", monitor))
     callbacks = [
         keras.callbacks.BackupAndRestore(
             run_dir / "backup", save_freq=config.backup_every_steps or "epoch", double_checkpoint=True
@@ -172,8 +169,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
         verbose=config.verbose,
         shuffle=False,  # the dataset shuffles itself
     )
-    model.save(run_dir / "model.keras.tmp.keras")
-    os.replace(run_dir / "model.keras.tmp.keras", run_dir / "model.keras")
+    save_model_atomic(model, run_dir / "model.keras")
 
     metrics = _evaluate_run(run_dir, splits, config.batch_size)
     metrics["training_seconds_this_session"] = round(time.time() - started, 1)
@@ -182,6 +178,31 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     _write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
+
+
+def save_model_atomic(model: keras.Model, path: Path) -> None:
+    """Save ``model`` to ``path`` through a temporary file, so a kill mid-save never leaves a broken model."""
+    tmp = path.with_name(f".{path.stem}.partial.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Save the model whenever ``monitor`` beats ``best`` (higher is better), atomically.
+
+    Keras' ModelCheckpoint writes in place, so a kill during the write would
+    destroy the best model so far; this one never leaves a half-written file.
+    """
+
+    def __init__(self, path: Path, monitor: str, best: float = float("-inf")):
+        super().__init__()
+        self.path, self.monitor, self.best = path, monitor, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value > self.best:
+            self.best = float(value)
+            save_model_atomic(self.model, self.path)
 
 
 class EpochThroughput(keras.callbacks.Callback):
@@ -251,12 +272,12 @@ def _truncate_history(history_csv: Path, epochs_done: int) -> None:
         history_csv.unlink()
 
 
-def _best_so_far(history_csv: Path, monitor: str, default: float) -> float:
+def _best_so_far(history_csv: Path, monitor: str) -> float:
     if not history_csv.exists():
-        return default
+        return float("-inf")
     with open(history_csv, newline="") as f:
         values = [float(r[monitor]) for r in csv.DictReader(f) if r.get(monitor)]
-    return max(values, default=default)
+    return max(values, default=float("-inf"))
 
 
 def _evaluate_run(run_dir: Path, splits: dict, batch_size: int) -> dict:

@@ -56,9 +56,12 @@ def trained_tiny_model(tmp_path_factory):
     (x_train, y_train), (x_val, y_val) = data["train"], data["validation"]
     x_train, x_val = x_train[..., None], x_val[..., None]
     keras.utils.set_random_seed(0)
-    model = create_model("seed_cnn_tiny")
+    # Without dropout, and with enough steps for BatchNorm's moving statistics to settle,
+    # the tiny model becomes confident (about 94 % on these faces); a gate on a model that
+    # guesses would only measure noise.
+    model = create_model("seed_cnn_tiny", conv_dropout=0.0, dense_dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
+    model.fit(x_train, y_train, epochs=20, batch_size=16, verbose=0)
     path = tmp_path_factory.mktemp("tiny") / "tiny.keras"
     model.save(path)
     return path, x_val, y_val, x_train

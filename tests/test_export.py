@@ -30,7 +30,8 @@ def test_export_writes_every_artifact_and_passes_the_gate(exported):
     assert report["n"] == 210 and report["representative_examples"] == 100
     float_results = [report["artifacts"][n] for n in ("saved_model", "tflite_float32")]
     assert all(r["top1_agreement"] == 1.0 and r["max_abs_diff"] < 1e-5 for r in float_results)
-    assert report["artifacts"]["tflite_int8"]["quantized"] is True
+    assert report["artifacts"]["tflite_int8"]["kind"] == "int8"
+    assert report["artifacts"]["tflite_float16"]["kind"] == "float16"
     metadata = json.loads((exported.out_dir / "metadata.json").read_text())
     assert metadata["class_names"][1] == "Disgust" and metadata["parity_passed"] is True
     assert {"source_model", "exported", "inputs", "packages", "dataset"} <= set(metadata)
@@ -150,7 +151,7 @@ def test_keras_model_export_trap_after_resizing_is_caught(tmp_path):
     exported_probs = np.concatenate(
         [next(iter(serve(tf.constant(x[i : i + 8])).values())).numpy() for i in range(0, 64, 8)]
     )
-    report = parity_report(model.predict_on_batch(x[:64]), {"model.export": exported_probs}, y[:64], set())
+    report = parity_report(model.predict_on_batch(x[:64]), {"model.export": exported_probs}, y[:64])
     assert not report["passed"], "Keras model.export no longer shows the BatchNorm trap; update STACK.md"
 
 

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from export.parity import ParityThresholds, format_parity_report, parity_report
+
+LABELS = np.arange(1000) % 7
+REFERENCE = np.full((1000, 7), 0.05)
+REFERENCE[np.arange(1000), LABELS] = 0.7  # always right, confidently
+
+
+def _moved(delta: float, flipped: int = 0) -> np.ndarray:
+    probs = REFERENCE + delta * np.sign(np.sin(np.arange(7000).reshape(1000, 7)))
+    probs[:flipped] = np.roll(REFERENCE[:flipped], 1, axis=1)  # these faces change class (and become wrong)
+    return probs
+
+
+@pytest.mark.parametrize(
+    "kind,delta,flipped,passes",
+    [
+        ("float", 5e-4, 0, True),
+        ("float", 2e-3, 0, False),  # probabilities moved too far
+        ("float", 0.0, 2, False),  # 99.8 % agreement < 99.9 %
+        ("float16", 5e-3, 0, True),
+        ("float16", 2e-2, 0, False),
+        ("int8", 0.1, 15, True),  # 98.5 % agreement, 1.5 points lost (2 allowed here)
+        ("int8", 0.1, 25, False),  # 97.5 % agreement
+    ],
+)
+def test_each_kind_has_its_thresholds(kind, delta, flipped, passes):
+    thresholds = ParityThresholds(int8_max_accuracy_drop=0.02)
+    report = parity_report(REFERENCE, {"artifact": _moved(delta, flipped)}, LABELS, {"artifact": kind}, thresholds)
+    assert report["passed"] is passes, report["artifacts"]["artifact"]["failures"]
+    assert report["artifacts"]["artifact"]["kind"] == kind
+
+
+def test_int8_accuracy_drop_and_the_report_text():
+    report = parity_report(REFERENCE, {"tflite_int8": _moved(0.0, 15)}, LABELS, {"tflite_int8": "int8"})
+    result = report["artifacts"]["tflite_int8"]
+    assert result["top1_agreement"] == pytest.approx(0.985) and result["accuracy_drop"] == pytest.approx(0.015)
+    assert result["failures"] == ["accuracy drop 1.50 points > 1.00"]
+    text = format_parity_report(report)
+    assert "FAILED: accuracy drop 1.50 points > 1.00" in text and "PARITY GATE FAILED" in text
+
+
+def test_unknown_kind_is_an_error():
+    with pytest.raises(ValueError, match="Unknown artifact kind"):
+        parity_report(REFERENCE, {"a": REFERENCE}, LABELS, {"a": "int4"})
