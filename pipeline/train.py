@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from export.predictors import KerasPredictor, predict_in_batches
 from model_zoo import CLASS_NAMES, create_model
+from pipeline.atomic_files import save_model_atomic, write_text_atomic
 from pipeline.config import PRESETS, TrainConfig, add_config_arguments, resolve_config
 from pipeline.fer2013_dataset import load_fer2013
 from pipeline.input_pipeline import compute_class_weights, dataset_to_arrays, make_eval_dataset, make_train_dataset
@@ -77,7 +78,7 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig) -> str:
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RunDirError(f"{run_dir} exists and is not a run directory (no config.json); pass another --run-dir.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(config_path, config.to_json())
+    write_text_atomic(config_path, config.to_json())
     return "new"
 
 
@@ -175,16 +176,9 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     metrics["training_seconds_this_session"] = round(time.time() - started, 1)
     _write_plots(run_dir, metrics)
     # metrics.json last: its presence marks the run as finished.
-    _write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
-
-
-def save_model_atomic(model: keras.Model, path: Path) -> None:
-    """Save ``model`` to ``path`` through a temporary file, so a kill mid-save never leaves a broken model."""
-    tmp = path.with_name(f".{path.stem}.partial.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -267,7 +261,7 @@ def _truncate_history(history_csv: Path, epochs_done: int) -> None:
     with open(history_csv, newline="") as f:
         rows = list(csv.reader(f))
     kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < epochs_done] if rows else []
-    _write_atomic(history_csv, "".join(",".join(r) + "\n" for r in kept) if len(kept) > 1 else "")
+    write_text_atomic(history_csv, "".join(",".join(r) + "\n" for r in kept) if len(kept) > 1 else "")
     if len(kept) <= 1:
         history_csv.unlink()
 
@@ -326,21 +320,14 @@ def _write_run_info(run_dir: Path, config: TrainConfig, data, sizes: dict, strat
             "replicas": strategy.num_replicas_in_sync,
         },
     )
-    _write_atomic(info_path, json.dumps(info, indent=2))
+    write_text_atomic(info_path, json.dumps(info, indent=2))
 
 
 def _update_run_info(run_dir: Path, **fields) -> None:
     info_path = run_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     info.update(fields)
-    _write_atomic(info_path, json.dumps(info, indent=2))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    # Write then rename, so a kill mid-write never leaves a half-written file.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(info_path, json.dumps(info, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,6 +37,7 @@ import keras
 import keras_tuner as kt
 
 from model_zoo.hypermodel import BASE_SHAPES, HYPERPARAMETER_NAMES, SeedCNNHyperModel, train_config_from_hyperparameters
+from pipeline.atomic_files import write_text_atomic
 from pipeline.config import TrainConfig, resolve_config
 from pipeline.fer2013_dataset import load_fer2013
 from pipeline.runtime import configure_tensorflow
@@ -505,7 +506,7 @@ def _check_project_dir(project_dir: Path, config: SearchConfig, role: str) -> No
         )
     if role != "worker":  # the chief owns the project's settings (the latest ones); a worker only reads them
         project_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(saved_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
+        write_text_atomic(saved_path, json.dumps(config.to_dict(), indent=2, sort_keys=True))
 
 
 def _oracle_address() -> tuple[str, str]:
@@ -687,9 +688,9 @@ def write_summary(
             ]
     if best:
         lines += ["", "## Retrain the best configuration", "", "```bash", best["fer_train_command"], "```"]
-    _write_atomic(project_dir / "trials.md", "\n".join(lines) + "\n")
+    write_text_atomic(project_dir / "trials.md", "\n".join(lines) + "\n")
     if best:
-        _write_atomic(project_dir / BEST_HYPERPARAMETERS, json.dumps(best, indent=2))
+        write_text_atomic(project_dir / BEST_HYPERPARAMETERS, json.dumps(best, indent=2))
 
 
 def _md_cell(value: Any) -> str:
@@ -698,13 +699,6 @@ def _md_cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value).replace("|", "\\|")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    # Write then rename: a kill mid-write never leaves a half-written file.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # --- retraining ---

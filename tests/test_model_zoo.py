@@ -6,9 +6,12 @@ from model_zoo import CLASS_NAMES, FacePreprocessing, create_model, list_models,
 
 EXPECTED_LAYERS = (
     ["InputLayer", "FacePreprocessing"]
-    + ["Conv2D", "BatchNormalization", "Activation"] * 2 + ["MaxPooling2D", "Dropout"]
-    + ["Conv2D", "BatchNormalization", "Activation"] * 2 + ["MaxPooling2D", "Dropout"]
-    + ["Conv2D", "BatchNormalization", "Activation"] * 2 + ["MaxPooling2D", "Dropout"]
+    + ["Conv2D", "BatchNormalization", "Activation"] * 2
+    + ["MaxPooling2D", "Dropout"]
+    + ["Conv2D", "BatchNormalization", "Activation"] * 2
+    + ["MaxPooling2D", "Dropout"]
+    + ["Conv2D", "BatchNormalization", "Activation"] * 2
+    + ["MaxPooling2D", "Dropout"]
     + ["Flatten", "Dense", "BatchNormalization", "Activation", "Dropout", "Dense"]
 )
 

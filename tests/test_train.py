@@ -15,6 +15,10 @@ from pipeline.train import build_parser, main
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _smoke_args(fer_csv, data_dir, run_dir) -> list[str]:
+    return ["--preset", "smoke", "--data", str(fer_csv), "--data-dir", str(data_dir), "--run-dir", str(run_dir)]
+
+
 def _history_epochs(run_dir: Path) -> list[int]:
     with open(run_dir / "history.csv", newline="") as f:
         return [int(row["epoch"]) for row in csv.DictReader(f)]
@@ -52,25 +56,13 @@ def test_smoke_run_writes_a_complete_run_directory(smoke_run):
 
 def test_same_command_on_a_finished_run_does_not_retrain(smoke_run, fer_csv, data_dir, capsys):
     before = (smoke_run / "model.keras").stat().st_mtime_ns
-    args = ["--preset", "smoke", "--data", str(fer_csv), "--data-dir", str(data_dir), "--run-dir", str(smoke_run)]
-    assert main(args) == 0
+    assert main(_smoke_args(fer_csv, data_dir, smoke_run)) == 0
     assert (smoke_run / "model.keras").stat().st_mtime_ns == before
     assert "validation: accuracy" in capsys.readouterr().out
 
 
 def test_another_config_in_the_same_run_dir_is_refused(smoke_run, fer_csv, data_dir, capsys):
-    args = [
-        "--preset",
-        "smoke",
-        "--data",
-        str(fer_csv),
-        "--data-dir",
-        str(data_dir),
-        "--run-dir",
-        str(smoke_run),
-        "--epochs",
-        "3",
-    ]
+    args = [*_smoke_args(fer_csv, data_dir, smoke_run), "--epochs", "3"]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "another configuration (epochs: 2 -> 3)" in err and "new --run-dir" in err
@@ -132,22 +124,7 @@ def test_command_line_overrides_reach_the_config():
 
 
 def _train_command(fer_csv, data_dir, run_dir, *extra):
-    return [
-        sys.executable,
-        "-m",
-        "pipeline.train",
-        "--preset",
-        "smoke",
-        "--data",
-        str(fer_csv),
-        "--data-dir",
-        str(data_dir),
-        "--run-dir",
-        str(run_dir),
-        "--verbose",
-        "0",
-        *extra,
-    ]
+    return [sys.executable, "-m", "pipeline.train", *_smoke_args(fer_csv, data_dir, run_dir), "--verbose", "0", *extra]
 
 
 def test_killed_run_resumes_where_it_stopped(tmp_path, fer_csv, data_dir, smoke_run):
