@@ -49,7 +49,7 @@ class FaceDetector:
         scale_factor: float = 1.1,
         min_neighbors: int = 6,
         min_size: int = 60,
-        detect_width: int | None = 320,
+        detect_width: int | None = 288,
     ):
         if not hasattr(cv2, "CascadeClassifier") or not hasattr(cv2, "data"):
             raise RuntimeError(

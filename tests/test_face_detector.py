@@ -16,7 +16,7 @@ def _iou(a: Box, b: Box) -> float:
     return inter / (a.w * a.h + b.w * b.h - inter)
 
 
-@pytest.mark.parametrize("detect_width", [None, 320])
+@pytest.mark.parametrize("detect_width", [None, 288])
 def test_finds_the_astronauts_face_where_it_is(detect_width):
     boxes = FaceDetector(detect_width=detect_width).detect(astronaut())
     assert len(boxes) == 1
