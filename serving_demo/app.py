@@ -154,8 +154,7 @@ def build_demo(recognizer: EmotionRecognizer):
     return demo
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point of ``fer-demo``; returns the exit status."""
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fer-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -165,7 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (sends traffic out)")
     parser.add_argument("--max-file-size", default=MAX_FILE_SIZE, help="largest upload accepted")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``fer-demo``; returns the exit status."""
+    args = build_parser().parse_args(argv)
     try:
         recognizer = EmotionRecognizer(args.artifacts, backend=args.backend)
     except (FileNotFoundError, ValueError) as e:

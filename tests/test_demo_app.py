@@ -1,0 +1,25 @@
+import os
+
+from model_zoo import pretrained
+from serving_demo import app
+
+
+def test_private_by_default():
+    args = app.build_parser().parse_args([])
+    assert args.host == "127.0.0.1" and args.share is False and args.max_file_size == "20mb"
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"  # set before Gradio is imported
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_without_a_model_it_says_how_to_get_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path / "none")
+    assert app.main([]) == 2
+    err = capsys.readouterr().err
+    assert "No pretrained model is installed" in err and "fer-train" in err and "fer-export" in err
+    assert app.main(["--artifacts", str(tmp_path / "missing")]) == 2
+    assert "run fer-export first" in capsys.readouterr().err
+
+
+def test_unknown_backend_is_refused_at_start(exported, capsys):
+    assert app.main(["--artifacts", str(exported.out_dir), "--backend", "onnx"]) == 2
+    assert "Unknown backend 'onnx'" in capsys.readouterr().err
