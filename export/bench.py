@@ -1,6 +1,6 @@
 """``fer-bench``: compare Keras, SavedModel and the TFLite variants on the same faces.
 
-    fer-bench --artifacts artifacts/ship --data ../shared/data/fer2013 --json bench.json --plot bench.png
+    fer-bench --data ../shared/data/fer2013 --json bench.json --plot bench.png
 
 For each backend and thread count, in a fresh process (thread pools and peak
 memory are per process): load time; batch-1 latency p50/p90/p99 over
@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from export.layout import VARIANTS, tflite_filename
+from model_zoo.pretrained import pretrained_artifacts_dir
 
 BACKENDS = ("keras_call", "keras_predict_on_batch", "saved_model") + tuple(f"tflite_{v}" for v in VARIANTS)
 RESULT_FIELDS = (
@@ -342,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--artifacts", required=True, help="a fer-export output directory")
+    parser.add_argument("--artifacts", help="a fer-export output directory (default: the shipped pretrained model)")
     parser.add_argument("--data", help="FER2013 data: measure accuracy and use real faces as inputs")
     parser.add_argument("--data-dir", help="prepared-dataset cache")
     parser.add_argument("--split", default="validation")
@@ -383,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
     try:
+        args.artifacts = args.artifacts or str(pretrained_artifacts_dir())
         faces, labels = load_bench_inputs(args.data, args.split, args.limit, args.data_dir)
         results = run_bench(
             args.artifacts,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from export.predictors import load_predictor, predict_in_batches
 from model_zoo import CLASS_NAMES
+from model_zoo.pretrained import pretrained_artifacts_dir
 from pipeline.fer2013_dataset import load_fer2013
 from pipeline.fer2013_sources import BadRowError, MissingDataError
 from pipeline.input_pipeline import dataset_to_arrays
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="fer-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", required=True, help=".keras file, SavedModel directory or .tflite file")
+    parser.add_argument(
+        "--model", help=".keras file, SavedModel directory or .tflite file (default: the shipped pretrained model)"
+    )
     parser.add_argument(
         "--data", required=True, help="FER2013 CSV / .csv.gz, a directory holding one, or image folders"
     )
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("absl").setLevel(logging.ERROR)
     try:
+        args.model = args.model or str(pretrained_artifacts_dir() / "model.keras")
         result = evaluate(args.model, args.data, args.split, args.data_dir, args.batch_size, args.skip_bad_rows)
     except KeyError as e:
         print(f"fer-eval: error: {e.args[0]}", file=sys.stderr)

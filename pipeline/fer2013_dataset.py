@@ -134,12 +134,22 @@ def load_fer2013(data: str | Path, data_dir: str | Path | None = None, skip_bad_
     builder = make_builder(data, data_dir, skip_bad_rows)
     if not builder.is_prepared():
         log.info("Preparing FER2013 from %s into %s", builder._source.path, builder.data_dir)
-        builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(
-                manual_dir=str(builder._source.path.parent if builder._source.path.is_file() else builder._source.path),
-                try_download_gcs=False,
+        try:
+            builder.download_and_prepare(
+                download_config=tfds.download.DownloadConfig(
+                    manual_dir=str(
+                        builder._source.path.parent if builder._source.path.is_file() else builder._source.path
+                    ),
+                    try_download_gcs=False,
+                )
             )
-        )
+        except FileExistsError:
+            # Another process (a tuner worker, a second fer-train) prepared the same source
+            # into the same cache first; TFDS then cannot move its own copy into place.
+            builder = make_builder(data, data_dir, skip_bad_rows)
+            if not builder.is_prepared():
+                raise
+            log.info("Another process prepared %s first; using its copy", builder._source.path)
     skipped = dict(builder.info.metadata.get("skipped_rows", {}))
     if skipped:
         log.warning("Skipped %d bad rows of %s: %s", sum(skipped.values()), builder._source.path, skipped)

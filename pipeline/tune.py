@@ -90,6 +90,9 @@ class SearchConfig:
     hyperband_iterations: int = 1
     initial_points: int | None = None  # Bayesian: random trials before the Gaussian process (None: 3 per dimension)
     verbose: int = 1
+    # Hyperparameters held at one value (e.g. {"width_multiplier": 1.0} keeps the documented
+    # architecture and searches only its training); the others are searched.
+    fixed: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -342,6 +345,9 @@ def validate_search_config(config: SearchConfig, role: str = "local") -> None:
         raise ValueError(f"hyperband_factor must be at least 2, got {config.hyperband_factor}")
     if config.time_budget is not None and not (config.time_budget > 0 and math.isfinite(config.time_budget)):
         raise ValueError(f"time_budget must be a positive number of seconds, got {config.time_budget}")
+    unknown = sorted(set(config.fixed) - set(HYPERPARAMETER_NAMES))
+    if unknown:
+        raise ValueError(f"Cannot fix {', '.join(unknown)}: the search space has {', '.join(HYPERPARAMETER_NAMES)}")
     if role != "chief" and not config.data:
         raise ValueError("No data given: pass --data PATH (a FER2013 CSV, .csv.gz or image-folder directory)")
 
@@ -438,6 +444,7 @@ def make_tuner(config: SearchConfig, project_dir: Path, role: str = "local") -> 
         "max_consecutive_failures": config.max_consecutive_failures,
         "log_failures": role == "chief",
         "project_dir": project_dir,
+        "hyperparameters": fixed_hyperparameters(config.fixed),
     }
     if config.tuner == "random":
         oracle = RandomSearchOracle(max_trials=config.max_trials, **common)
@@ -464,6 +471,33 @@ def make_tuner(config: SearchConfig, project_dir: Path, role: str = "local") -> 
         project_name=project_dir.name,
         overwrite=False,  # resume what is there; _check_project_dir made sure it is this search
     )
+
+
+def fixed_hyperparameters(fixed: dict[str, float]) -> kt.HyperParameters:
+    """Keras Tuner ``Fixed`` entries for ``fixed``; declaring the search space later keeps them fixed."""
+    hp = kt.HyperParameters()
+    for name, value in fixed.items():
+        hp.Fixed(name, value)
+    return hp
+
+
+def parse_fixed(items: list[str]) -> dict[str, float]:
+    """``["width_multiplier=1", "dense_units=256"]`` -> ``{"width_multiplier": 1, "dense_units": 256}``.
+
+    Raises:
+        ValueError: on an item that is not NAME=NUMBER.
+    """
+    fixed: dict[str, float] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if not sep or not name or value is None:
+            raise ValueError(f"--fixed takes NAME=NUMBER (e.g. width_multiplier=1.0), got {item!r}")
+        fixed[name.strip()] = int(value) if value.is_integer() and "." not in text else value
+    return fixed
 
 
 def _load_splits(config: SearchConfig) -> dict:
@@ -787,6 +821,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--initial-points", type=int, help="Bayesian: random trials before the model (default 3 per hp)"
     )
     parser.add_argument("--verbose", type=int, default=d.verbose, help="Keras verbosity of each trial")
+    parser.add_argument(
+        "--fixed",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="hold a hyperparameter at one value (repeatable), e.g. --fixed width_multiplier=1.0",
+    )
     parser.add_argument("--retrain-best", metavar="RUN_DIR", help="then train the best configuration into RUN_DIR")
     parser.add_argument("--retrain-epochs", type=int, default=25, help="epochs of --retrain-best")
     return parser
@@ -802,6 +843,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.train import RunDirError
 
     try:
+        args["fixed"] = parse_fixed(args["fixed"])
         configure_tensorflow()
         result = run_search(SearchConfig(**args), project_dir)
         if result.role == "worker":

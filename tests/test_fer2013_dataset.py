@@ -1,3 +1,8 @@
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,6 +12,7 @@ from pipeline.fer2013_sources import BadRowError, MissingDataError, find_source
 from pipeline.input_pipeline import dataset_to_arrays
 from tests.fer_fixtures import make_examples, write_csv, write_image_folders
 
+ROOT = Path(__file__).resolve().parents[1]
 COUNTS = {"train": 21, "validation": 14, "test": 7}
 
 
@@ -149,3 +155,48 @@ def test_data_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("FER_DATA_DIR", str(tmp_path / "fer"))
     assert resolve_data_dir() == tmp_path / "fer"
     assert resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
+
+
+_PREPARE_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from pipeline.fer2013_dataset import load_fer2013
+csv, cache, ready, go = sys.argv[1:]
+Path(ready).touch()
+while not Path(go).exists():
+    time.sleep(0.01)
+print(load_fer2013(csv, cache).num_examples["train"])
+"""
+
+
+def test_processes_preparing_the_same_source_at_once_all_get_it(tmp_path):
+    # Tuner workers and parallel fer-train runs share one cache; each must end up with
+    # the data, whichever of them moves its prepared copy into place first.
+    path = write_csv(tmp_path / "fer2013.csv", make_examples({"train": 700, "validation": 7}, seed=4))
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                _PREPARE_WHEN_TOLD,
+                str(path),
+                str(tmp_path / "cache"),
+                str(tmp_path / f"r{i}"),
+                str(go),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for i in range(3)
+    ]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"r{i}").exists() for i in range(3)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.touch()  # all three start preparing at the same moment
+    results = [p.communicate(timeout=180) for p in procs]
+    for p, (out, err) in zip(procs, results):
+        assert p.returncode == 0, err[-2000:]
+        assert out.strip().splitlines()[-1] == "700"

@@ -171,12 +171,16 @@ def test_hyperband_search(tmp_path, fer_csv, data_dir):
 
 def test_bayesian_search(tmp_path, fer_csv, data_dir):
     project = tmp_path / "bayesian"
-    # One random point, so that the second trial comes from the Gaussian process (scikit-learn).
-    result = run_search(_config(fer_csv, data_dir, tuner="bayesian", initial_points=1), project)
+    # One random point, so that the second trial comes from the Gaussian process (scikit-learn);
+    # two hyperparameters held fixed, as a search that keeps the documented architecture does.
+    fixed = {"width_multiplier": 1.0, "dense_units": 16}
+    result = run_search(_config(fer_csv, data_dir, tuner="bayesian", initial_points=1, fixed=fixed), project)
     rows = _read_trials(project)
     assert len(rows) == 2 and result.best is not None
     _assert_completed_in_space(rows)
+    assert {(r["width_multiplier"], r["dense_units"]) for r in rows} == {("1.0", "16")}
     assert [rows[0][n] for n in HYPERPARAMETER_NAMES] != [rows[1][n] for n in HYPERPARAMETER_NAMES]
+    assert result.best["train_config"]["model_kwargs"]["filters"] == list(TINY.filters)
 
 
 def test_failed_trials_are_reported_and_a_search_without_success_exits_nonzero(tmp_path, fer_csv, data_dir, capsys):
@@ -203,6 +207,10 @@ def test_bad_input_gives_clear_errors(tmp_path, fer_csv, data_dir, capsys, monke
     assert "max_trials must be at least 1, got 0" in capsys.readouterr().err
     assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--time-budget", "-5")) == 2
     assert "time_budget must be a positive number" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "width=1")) == 2
+    assert "Cannot fix width: the search space has width_multiplier" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "dense_units")) == 2
+    assert "--fixed takes NAME=NUMBER" in capsys.readouterr().err
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     assert main(_cli_args(tmp_path / "p", fer_csv, data_dir)) == 2
     assert "KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID are not" in capsys.readouterr().err
