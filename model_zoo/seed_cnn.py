@@ -60,7 +60,8 @@ def seed_cnn(
 
     # === Functional Model ===
     inputs = keras.Input(shape=input_shape, dtype="uint8", name="image")
-    x = FacePreprocessing(FACE_SIZE, FACE_SIZE, name="preprocessing")(inputs)
+    # Preprocessing and the softmax stay in float32 under a mixed-precision policy.
+    x = FacePreprocessing(FACE_SIZE, FACE_SIZE, name="preprocessing", dtype="float32")(inputs)
     for block, n_filters in enumerate(filters, start=1):
         for conv in (1, 2):
             x = keras.layers.Conv2D(
@@ -75,7 +76,7 @@ def seed_cnn(
     x = keras.layers.BatchNormalization(name="dense_bn")(x)
     x = keras.layers.Activation("relu", name="dense_relu")(x)
     x = keras.layers.Dropout(dense_dropout, name="dense_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from model_zoo.precision import PRECISIONS
+
 
 @dataclass
 class TrainConfig:
@@ -39,6 +41,7 @@ class TrainConfig:
     # --- execution ---
     seed: int = 42
     strategy: str = "default"  # default | mirrored
+    precision: str = "float32"  # float32 | mixed_bfloat16 (CPUs with AVX512-BF16) | mixed_float16 (GPUs)
     cpu_devices: int | None = None  # split the CPU into N logical devices (to test MirroredStrategy)
     intra_op_threads: int | None = None  # None: every available core
     inter_op_threads: int | None = None  # None: 2
@@ -82,6 +85,7 @@ CHOICES = {
     "lr_schedule": ("constant", "cosine"),
     "class_weight": ("none", "balanced", "sqrt"),
     "strategy": ("default", "mirrored"),
+    "precision": PRECISIONS,
 }
 
 

@@ -17,6 +17,8 @@ import subprocess
 import sys
 import time
 
+from model_zoo.precision import PRECISIONS
+
 SETTINGS = {
     "tf-default": (None, None),
     "intra2-inter1": (2, 1),
@@ -34,8 +36,9 @@ def measure(
     warmup: int,
     intra: int | None,
     inter: int | None,
+    precision: str = "float32",
 ) -> dict:
-    """Train ``model`` for ``warmup + steps`` batches in this process and time the last ``steps``."""
+    """Train ``model`` (in ``precision``) for ``warmup + steps`` batches in this process; time the last ``steps``."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -49,12 +52,14 @@ def measure(
         tf.config.threading.set_inter_op_parallelism_threads(inter)
 
     from model_zoo import create_model
+    from model_zoo.precision import dtype_policy
     from pipeline.fer2013_dataset import load_fer2013
     from pipeline.input_pipeline import make_train_dataset
 
     config = resolve_config("seed", {"batch_size": batch_size, "data": data})
     ds = make_train_dataset(load_fer2013(data, data_dir).split("train"), config).repeat()
-    net = create_model(model)
+    with dtype_policy(precision):
+        net = create_model(model)
     net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     it = iter(ds)
     step_times, cpu_start, wall_start = [], None, None
@@ -68,6 +73,7 @@ def measure(
     wall = time.perf_counter() - wall_start
     timed = np.array(step_times[warmup:])
     return {
+        "precision": precision,
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
         "images_per_sec_median": round(batch_size / float(np.median(timed)), 1),
@@ -87,25 +93,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument(
+        "--precisions", nargs="+", default=["float32"], choices=PRECISIONS, help="each setting in each precision"
+    )
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one setting in this process
     args = parser.parse_args(argv)
     if args.one:
         intra, inter = SETTINGS[args.one]
-        print(
-            json.dumps(
-                measure(args.data, args.data_dir, args.model, args.batch_size, args.steps, args.warmup, intra, inter)
-            )
-        )
+        result = measure(
+            args.data, args.data_dir, args.model, args.batch_size, args.steps, args.warmup, intra, inter,
+            args.precisions[0],
+        )  # fmt: skip
+        print(json.dumps(result))
         return 0
     results = {}
-    for name in args.settings:
+    for setting, precision in [(s, p) for s in args.settings for p in args.precisions]:
+        name = setting if len(args.precisions) == 1 else f"{setting}/{precision}"
         cmd = [
             sys.executable,
             "-m",
             "pipeline.throughput",
             "--one",
-            name,
+            setting,
+            "--precisions",
+            precision,
             "--data",
             args.data,
             "--model",
@@ -122,11 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ})
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     print(
-        f"{'setting':<15} {'intra':>5} {'inter':>5} {'img/s (median step)':>20} {'img/s (overall)':>16} {'CPU/wall':>9}"
+        f"{'setting':<30} {'intra':>5} {'inter':>5} {'img/s (median step)':>20} {'img/s (overall)':>16} {'CPU/wall':>9}"
     )
     for name, r in results.items():
         print(
-            f"{name:<15} {r['intra_op_threads']:>5} {r['inter_op_threads']:>5} {r['images_per_sec_median']:>20} "
+            f"{name:<30} {r['intra_op_threads']:>5} {r['inter_op_threads']:>5} {r['images_per_sec_median']:>20} "
             f"{r['images_per_sec_overall']:>16} {r['cpu_seconds_per_wall_second']:>9}"
         )
     if args.json:

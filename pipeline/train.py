@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from export.predictors import KerasPredictor, predict_in_batches
 from model_zoo import CLASS_NAMES, create_model
+from model_zoo.precision import dtype_policy, float32_copy
 from pipeline.atomic_files import save_model_atomic, write_text_atomic
 from pipeline.config import PRESETS, TrainConfig, add_config_arguments, resolve_config
 from pipeline.fer2013_dataset import load_fer2013
@@ -118,7 +119,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     n_train = len(train_labels)
 
     strategy = make_strategy(config.strategy)
-    with strategy.scope():
+    with strategy.scope(), dtype_policy(config.precision):
         model = create_model(config.model, **config.model_kwargs)
         model.compile(
             optimizer=keras.optimizers.Adam(_learning_rate(config, n_train)),
@@ -170,7 +171,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
         verbose=config.verbose,
         shuffle=False,  # the dataset shuffles itself
     )
-    save_model_atomic(model, run_dir / "model.keras")
+    save_model_atomic(float32_copy(model), run_dir / "model.keras")
 
     metrics = _evaluate_run(run_dir, splits, config.batch_size)
     metrics["training_seconds_this_session"] = round(time.time() - started, 1)
@@ -196,7 +197,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and value > self.best:
             self.best = float(value)
-            save_model_atomic(self.model, self.path)
+            save_model_atomic(float32_copy(self.model), self.path)
 
 
 class EpochThroughput(keras.callbacks.Callback):

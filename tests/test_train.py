@@ -165,3 +165,38 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path, fer_csv, data_dir, sm
     info = json.loads((run_dir / "run_info.json").read_text())
     assert info["host"]["replicas"] == 2
     assert json.loads((run_dir / "metrics.json").read_text())["splits"]["validation"]["n"] == 42
+
+
+def test_mixed_bfloat16_training_saves_float32_models(tmp_path, fer_csv, data_dir, smoke_run):
+    import keras
+    import numpy as np
+
+    from model_zoo import load_model
+    from pipeline.train import train
+
+    run_dir = tmp_path / "bf16"
+    config = resolve_config(
+        "smoke", {"data": str(fer_csv), "data_dir": str(data_dir), "verbose": 0, "precision": "mixed_bfloat16"}
+    )
+    metrics = train(config, run_dir)
+    assert keras.config.dtype_policy().name == "float32"  # the policy does not leak out of the run
+    assert json.loads((run_dir / "config.json").read_text())["precision"] == "mixed_bfloat16"
+    assert metrics["splits"]["validation"]["n"] == 42
+    faces = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
+    for name in ("best.keras", "model.keras"):
+        model = load_model(run_dir / name)
+        assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}, name
+        probs = model.predict(faces, verbose=0)
+        assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    # The float32 copy computes what the bfloat16 model computed, up to bfloat16 rounding.
+    from model_zoo import create_model
+    from model_zoo.precision import dtype_policy, float32_copy
+
+    with dtype_policy("mixed_bfloat16"):
+        mixed = create_model("seed_cnn_tiny")
+    mixed.set_weights(model.get_weights())
+    assert mixed.get_layer("block1_conv1").dtype_policy.name == "mixed_bfloat16"
+    copy = float32_copy(mixed)
+    assert copy.get_layer("block1_conv1").dtype_policy.name == "float32"
+    assert np.allclose(copy.predict(faces, verbose=0), probs, atol=1e-6)
+    assert np.abs(mixed.predict(faces, verbose=0) - probs).max() < 0.05
