@@ -25,6 +25,7 @@ import keras
 import keras_tuner as kt
 import tensorflow as tf
 
+from model_zoo.precision import dtype_policy
 from model_zoo.registry import create_model
 from pipeline.config import TrainConfig
 from pipeline.input_pipeline import make_eval_dataset, make_train_dataset
@@ -195,7 +196,9 @@ class SeedCNNHyperModel(kt.HyperModel):
     def build(self, hp: kt.HyperParameters) -> keras.Model:
         """The compiled seed CNN for ``hp``."""
         config = self.trial_config(hp)
-        return compile_for_training(create_model(config.model, **config.model_kwargs), config)
+        with dtype_policy(config.precision):
+            model = create_model(config.model, **config.model_kwargs)
+        return compile_for_training(model, config)
 
     def fit(
         self,

@@ -37,6 +37,7 @@ import keras
 import keras_tuner as kt
 
 from model_zoo.hypermodel import BASE_SHAPES, HYPERPARAMETER_NAMES, SeedCNNHyperModel, train_config_from_hyperparameters
+from model_zoo.precision import PRECISIONS
 from pipeline.atomic_files import write_text_atomic
 from pipeline.config import TrainConfig, resolve_config
 from pipeline.fer2013_dataset import load_fer2013
@@ -80,6 +81,7 @@ class SearchConfig:
     max_trials: int = 20
     epochs: int = 5  # per trial; Hyperband: the most epochs a trial trains
     batch_size: int = 64
+    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (as fer-train --precision)
     time_budget: float | None = None  # seconds after the first trial started; no new trial starts after it
     max_train_examples: int | None = None
     max_eval_examples: int | None = None
@@ -330,6 +332,8 @@ def validate_search_config(config: SearchConfig, role: str = "local") -> None:
     """
     if config.tuner not in TUNERS:
         raise ValueError(f"tuner must be one of {', '.join(TUNERS)}, got {config.tuner!r}")
+    if config.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
     if config.model not in BASE_SHAPES:
         raise ValueError(
             f"model must be one of {', '.join(BASE_SHAPES)} (the search space's base models), got {config.model!r}"
@@ -435,6 +439,7 @@ def make_tuner(config: SearchConfig, project_dir: Path, role: str = "local") -> 
         model=config.model,
         epochs=config.epochs,
         batch_size=config.batch_size,
+        precision=config.precision,
         seed=config.seed,
     )
     common = {
@@ -656,10 +661,10 @@ def best_trial_report(oracle: kt.Oracle, config: SearchConfig) -> dict[str, Any]
 
 
 def _tuned_fields(values: dict[str, Any], config: SearchConfig) -> dict[str, Any]:
-    base = TrainConfig(model=config.model, batch_size=config.batch_size, seed=config.seed)
+    base = TrainConfig(model=config.model, batch_size=config.batch_size, precision=config.precision, seed=config.seed)
     tuned = train_config_from_hyperparameters(values, base).to_dict()
     keys = ["model", "model_kwargs", "learning_rate", "label_smoothing", "augment", "flip", "rotation"]
-    keys += ["zoom", "translation", "contrast", "batch_size", "seed"]
+    keys += ["zoom", "translation", "contrast", "batch_size", "precision", "seed"]
     return {k: tuned[k] for k in keys}
 
 
@@ -802,6 +807,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-trials", type=int, default=d.max_trials, help="trials in all, counting resumed ones")
     parser.add_argument("--epochs", type=int, default=d.epochs, help="epochs per trial (Hyperband: the most)")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
+    parser.add_argument("--precision", choices=PRECISIONS, default=d.precision, help="as fer-train --precision")
     parser.add_argument(
         "--time-budget", type=float, help="seconds; no new trial starts this long after the first one started"
     )

@@ -160,13 +160,16 @@ def test_a_resume_with_other_settings_is_refused(resumed_random_search, fer_csv,
 
 def test_hyperband_search(tmp_path, fer_csv, data_dir):
     project = tmp_path / "hyperband"
-    # max_epochs 1 gives one 1-epoch trial per Hyperband iteration.
-    result = run_search(_config(fer_csv, data_dir, tuner="hyperband", hyperband_iterations=2), project)
+    # max_epochs 1 gives one 1-epoch trial per Hyperband iteration; trials train in mixed precision.
+    config = _config(fer_csv, data_dir, tuner="hyperband", hyperband_iterations=2, precision="mixed_bfloat16")
+    result = run_search(config, project)
     rows = _read_trials(project)
     assert len(rows) == 2 and [t for t, _ in result.trials_run_here] == ["0", "1"]
     _assert_completed_in_space(rows)
     assert {r["tuner/epochs"] for r in rows} == {"1"}
-    assert json.loads((project / "best_hyperparameters.json").read_text())["trial_epochs"] == 1
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["trial_epochs"] == 1 and best["train_config"]["precision"] == "mixed_bfloat16"
+    assert "--precision mixed_bfloat16" in best["fer_train_command"]
 
 
 def test_bayesian_search(tmp_path, fer_csv, data_dir):
