@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 
 from export.layout import VARIANTS, tflite_filename
-from model_zoo.pretrained import pretrained_artifacts_dir
 
 BACKENDS = ("keras_call", "keras_predict_on_batch", "saved_model") + tuple(f"tflite_{v}" for v in VARIANTS)
 RESULT_FIELDS = (
@@ -384,7 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
         return 0
     try:
-        args.artifacts = args.artifacts or str(pretrained_artifacts_dir())
+        if not args.artifacts:
+            # Imported here: the model_zoo package pulls in TensorFlow, which must stay out of
+            # the TFLite workers (their peak memory is measured).
+            from model_zoo.pretrained import pretrained_artifacts_dir
+
+            args.artifacts = str(pretrained_artifacts_dir())
         faces, labels = load_bench_inputs(args.data, args.split, args.limit, args.data_dir)
         results = run_bench(
             args.artifacts,
