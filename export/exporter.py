@@ -36,6 +36,7 @@ from export.predictors import KerasPredictor, SavedModelPredictor, TFLitePredict
 from export.saved_model import export_saved_model
 from export.tflite_convert import convert_to_tflite
 from model_zoo import CLASS_NAMES, load_model
+from model_zoo.flip_averaging import with_flip_averaging
 
 log = logging.getLogger("fer-export")
 
@@ -102,6 +103,7 @@ def export_all(
     extra_metadata: dict | None = None,
     thresholds: ParityThresholds | None = None,
     overwrite: bool = False,
+    flip_average: bool = False,
 ) -> ExportResult:
     """Export every artifact of the model at ``model_path`` into ``out_dir`` and run the parity gate.
 
@@ -113,6 +115,8 @@ def export_all(
         extra_metadata: Merged into ``metadata.json`` (e.g. the dataset used).
         thresholds: The gate (default ``ParityThresholds()``).
         overwrite: Replace an existing ``out_dir`` (the old one is removed only once the new one is complete).
+        flip_average: Export ``with_flip_averaging(model)``: every artifact averages the model's
+            outputs on the face and its mirror image (two passes per face).
 
     Returns:
         An ``ExportResult``; ``passed`` is False if any artifact failed the gate.
@@ -128,6 +132,8 @@ def export_all(
     try:
         if not isinstance(model, keras.Model):
             model = load_model(model)
+        if flip_average:
+            model = with_flip_averaging(model)
         # Saved again uncompiled: the checkpoint's optimizer state would triple the file for nothing.
         model.save(staging / "model.keras")
         export_saved_model(model, staging / "saved_model")
@@ -151,7 +157,9 @@ def export_all(
             log.error("The SavedModel failed the parity gate; no TFLite model is converted from it")
         report["representative_examples"] = int(len(representative_images))
         (staging / "parity_report.json").write_text(json.dumps(report, indent=2))
-        metadata = _metadata(staging / "model.keras", model, report, extra_metadata or {})
+        metadata = _metadata(
+            staging / "model.keras", model, report, {"flip_averaged": flip_average} | (extra_metadata or {})
+        )
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2))
         _write_manifest(staging)
         staging.chmod(0o755)  # mkdtemp makes it private; the artifacts are for everyone
@@ -221,6 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         "--representative-examples", type=int, default=500, help="training faces that calibrate the int8 model"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average each face's probabilities with its mirror image's (test-time augmentation, 2x the compute)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("absl").setLevel(logging.ERROR)
@@ -240,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             labels,
             representative,
             overwrite=args.overwrite,
+            flip_average=args.flip_average,
             extra_metadata={
                 "source_model_path": str(Path(model_path).resolve()),
                 "dataset": {

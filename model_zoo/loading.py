@@ -6,8 +6,9 @@ from pathlib import Path
 
 import keras
 
-# Importing the preprocessing module registers FacePreprocessing with Keras, so
+# Importing these modules registers FacePreprocessing and HorizontalFlip with Keras, so
 # plain keras.models.load_model works once model_zoo is imported.
+from model_zoo import flip_averaging as _flip_averaging  # noqa: F401
 from model_zoo import preprocessing as _preprocessing  # noqa: F401
 
 

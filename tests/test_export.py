@@ -183,3 +183,21 @@ def test_predict_in_batches_matches_one_batch(exported, trained_tiny_model):
     _, x_val, _, _ = trained_tiny_model
     predictor = load_predictor(exported.out_dir / "saved_model")
     np.testing.assert_allclose(predict_in_batches(predictor, x_val, batch_size=17), predictor.predict(x_val), atol=1e-6)
+
+
+def test_flip_averaged_export_averages_the_face_and_its_mirror_in_every_artifact(trained_tiny_model, tmp_path):
+    from model_zoo import load_model
+
+    path, x_val, y_val, x_train = trained_tiny_model
+    result = export_all(path, tmp_path / "flip", x_val, y_val, x_train[:100], flip_average=True)
+    assert result.passed, result.report
+    metadata = json.loads((result.out_dir / "metadata.json").read_text())
+    assert metadata["flip_averaged"] is True and metadata["source_model"]["name"].endswith("_flip_averaged")
+    base = load_model(path)
+    want = (base.predict_on_batch(x_val) + base.predict_on_batch(x_val[:, :, ::-1])) / 2
+    assert np.abs(want - base.predict_on_batch(x_val)).max() > 1e-3  # the mirror image does change the answer
+    for artifact, atol in [("model.keras", 1e-5), ("saved_model", 1e-5), (tflite_filename("float32"), 1e-5)]:
+        got = predict_in_batches(load_predictor(result.out_dir / artifact), x_val)
+        np.testing.assert_allclose(got, want, atol=atol, err_msg=artifact)
+    int8 = predict_in_batches(load_predictor(result.out_dir / tflite_filename("int8")), x_val)
+    assert (int8.argmax(1) == want.argmax(1)).mean() >= 0.98
