@@ -18,9 +18,6 @@ class HorizontalFlip(keras.layers.Layer):
     def call(self, images):
         return keras.ops.flip(images, axis=2)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
 
 def with_flip_averaging(model: keras.Model) -> keras.Model:
     """A model returning the mean of ``model``'s outputs on the input and on its mirror image.

@@ -170,8 +170,8 @@ class SeedCNNHyperModel(kt.HyperModel):
 
     Args:
         base_config: The configuration every trial starts from: ``model`` (a key of
-            ``BASE_SHAPES``: ``seed_cnn``, or ``seed_cnn_tiny`` for tests), ``batch_size``
-            and ``seed`` are used; tuned fields are replaced per trial.
+            ``BASE_SHAPES``: ``seed_cnn``, or ``seed_cnn_tiny`` for tests), ``batch_size``,
+            ``precision`` and ``seed`` are used; tuned fields are replaced per trial.
         name: Optional name of the hypermodel.
 
     Raises:

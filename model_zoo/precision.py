@@ -2,8 +2,8 @@
 
 On CPUs with AVX512-BF16 (and on recent GPUs) ``mixed_bfloat16`` computes convolutions in
 bfloat16 while keeping the weights in float32; ``mixed_float16`` is the GPU counterpart.
-The models a run saves are always float32 copies, so export, evaluation and serving never
-see a reduced-precision graph.
+The models ``fer-train`` saves are float32 copies, so export, evaluation and serving never
+see a reduced-precision graph (Keras Tuner's own trial checkpoints keep the trial's policy).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 import keras
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+from pipeline.config import PRECISIONS
 
 
 @contextmanager
@@ -34,17 +34,21 @@ def dtype_policy(name: str) -> Iterator[None]:
 
 
 def float32_copy(model: keras.Model) -> keras.Model:
-    """``model`` itself if every layer computes in float32, else a float32 clone with the same weights.
+    """``model`` itself if every layer computes in float32, else an uncompiled float32 copy with its weights.
 
-    Mixed-precision layers keep float32 weights, so the copy loses nothing.
+    Mixed-precision layers keep float32 weights, so the copy loses nothing but the training
+    state (optimizer), which runs keep in their backups.
+
+    Args:
+        model: A functional zoo model (not a nested one).
     """
     if all(layer.dtype_policy.name == "float32" for layer in model.layers):
         return model
-
-    def as_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
-
+    config = model.get_config()
+    for layer in config["layers"]:
+        if layer["class_name"] != "InputLayer":  # the input keeps its uint8
+            layer["config"]["dtype"] = "float32"
     with dtype_policy("float32"):
-        clone = keras.models.clone_model(model, clone_function=as_float32)
-    clone.set_weights(model.get_weights())
-    return clone
+        copy = keras.Model.from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy

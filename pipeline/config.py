@@ -7,7 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from model_zoo.precision import PRECISIONS
+# Keras dtype policies fer-train and fer-tune accept (see model_zoo.precision).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 @dataclass

@@ -143,9 +143,10 @@ def load_fer2013(data: str | Path, data_dir: str | Path | None = None, skip_bad_
                     try_download_gcs=False,
                 )
             )
-        except FileExistsError:
+        except OSError:
             # Another process (a tuner worker, a second fer-train) prepared the same source
-            # into the same cache first; TFDS then cannot move its own copy into place.
+            # into the same cache first; TFDS then cannot move its own copy into place
+            # (FileExistsError, or "Directory not empty" when both passed TFDS's check).
             builder = make_builder(data, data_dir, skip_bad_rows)
             if not builder.is_prepared():
                 raise

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from model_zoo.precision import PRECISIONS
+from pipeline.config import PRECISIONS
 
 SETTINGS = {
     "tf-default": (None, None),

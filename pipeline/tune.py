@@ -37,9 +37,8 @@ import keras
 import keras_tuner as kt
 
 from model_zoo.hypermodel import BASE_SHAPES, HYPERPARAMETER_NAMES, SeedCNNHyperModel, train_config_from_hyperparameters
-from model_zoo.precision import PRECISIONS
 from pipeline.atomic_files import write_text_atomic
-from pipeline.config import TrainConfig, resolve_config
+from pipeline.config import PRECISIONS, TrainConfig, resolve_config
 from pipeline.fer2013_dataset import load_fer2013
 from pipeline.runtime import configure_tensorflow
 
@@ -454,9 +453,9 @@ def make_tuner(config: SearchConfig, project_dir: Path, role: str = "local") -> 
     if config.tuner == "random":
         oracle = RandomSearchOracle(max_trials=config.max_trials, **common)
     elif config.tuner == "bayesian":
-        oracle = BayesianOptimizationOracle(
-            max_trials=config.max_trials, num_initial_points=config.initial_points, **common
-        )
+        # Keras Tuner's default of 3 random points per hyperparameter would count fixed ones too.
+        initial_points = config.initial_points or max(1, 3 * (len(HYPERPARAMETER_NAMES) - len(config.fixed)))
+        oracle = BayesianOptimizationOracle(max_trials=config.max_trials, num_initial_points=initial_points, **common)
     else:
         oracle = HyperbandOracle(
             max_epochs=config.epochs,

@@ -167,11 +167,12 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path, fer_csv, data_dir, sm
     assert json.loads((run_dir / "metrics.json").read_text())["splits"]["validation"]["n"] == 42
 
 
-def test_mixed_bfloat16_training_saves_float32_models(tmp_path, fer_csv, data_dir, smoke_run):
+def test_mixed_bfloat16_training_saves_float32_models(tmp_path, fer_csv, data_dir):
     import keras
     import numpy as np
 
-    from model_zoo import load_model
+    from model_zoo import create_model, load_model
+    from model_zoo.precision import dtype_policy, float32_copy
     from pipeline.train import train
 
     run_dir = tmp_path / "bf16"
@@ -184,19 +185,17 @@ def test_mixed_bfloat16_training_saves_float32_models(tmp_path, fer_csv, data_di
     assert metrics["splits"]["validation"]["n"] == 42
     faces = np.random.default_rng(0).integers(0, 256, (8, 48, 48, 1), dtype=np.uint8)
     for name in ("best.keras", "model.keras"):
-        model = load_model(run_dir / name)
-        assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}, name
-        probs = model.predict(faces, verbose=0)
+        saved = load_model(run_dir / name)
+        assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}, name
+        assert saved.inputs[0].dtype == "uint8", name
+        probs = saved.predict(faces, verbose=0)
         assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
-    # The float32 copy computes what the bfloat16 model computed, up to bfloat16 rounding.
-    from model_zoo import create_model
-    from model_zoo.precision import dtype_policy, float32_copy
-
+    # The float32 copy of a bfloat16 model computes what it computed, up to bfloat16 rounding.
     with dtype_policy("mixed_bfloat16"):
         mixed = create_model("seed_cnn_tiny")
-    mixed.set_weights(model.get_weights())
+    mixed.set_weights(saved.get_weights())  # model.keras: the last epoch's weights
     assert mixed.get_layer("block1_conv1").dtype_policy.name == "mixed_bfloat16"
     copy = float32_copy(mixed)
-    assert copy.get_layer("block1_conv1").dtype_policy.name == "float32"
+    assert copy.get_layer("block1_conv1").dtype_policy.name == "float32" and not copy.compiled
     assert np.allclose(copy.predict(faces, verbose=0), probs, atol=1e-6)
     assert np.abs(mixed.predict(faces, verbose=0) - probs).max() < 0.05
