@@ -60,6 +60,18 @@ _WORKER_MAY_DIFFER = {"data"}
 
 _STATUS = kt.engine.trial.TrialStatus
 
+# What a fixed hyperparameter may be set to: [low, high) and how to say it.
+_FIXED_RANGES = {
+    "width_multiplier": (1e-3, math.inf, "a positive number"),
+    "conv_dropout": (0.0, 1.0, "a rate in [0, 1)"),
+    "dense_units": (1, math.inf, "a whole number of units, at least 1"),
+    "dense_dropout": (0.0, 1.0, "a rate in [0, 1)"),
+    "l2": (0.0, math.inf, "a number >= 0"),
+    "learning_rate": (1e-12, math.inf, "a positive number"),
+    "label_smoothing": (0.0, 1.0, "a value in [0, 1)"),
+    "augment_strength": (0.0, math.inf, "a number >= 0"),
+}
+
 
 class ProjectDirError(RuntimeError):
     """The project directory holds another search, or something that is not a fer-tune project."""
@@ -351,6 +363,10 @@ def validate_search_config(config: SearchConfig, role: str = "local") -> None:
     unknown = sorted(set(config.fixed) - set(HYPERPARAMETER_NAMES))
     if unknown:
         raise ValueError(f"Cannot fix {', '.join(unknown)}: the search space has {', '.join(HYPERPARAMETER_NAMES)}")
+    for name, value in config.fixed.items():
+        low, high, what = _FIXED_RANGES[name]
+        if not (low <= value < high) or (name == "dense_units" and value != int(value)):
+            raise ValueError(f"--fixed {name}={value} is out of range: {name} takes {what}")
     if role != "chief" and not config.data:
         raise ValueError("No data given: pass --data PATH (a FER2013 CSV, .csv.gz or image-folder directory)")
 

@@ -214,6 +214,8 @@ def test_bad_input_gives_clear_errors(tmp_path, fer_csv, data_dir, capsys, monke
     assert "Cannot fix width: the search space has width_multiplier" in capsys.readouterr().err
     assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "dense_units")) == 2
     assert "--fixed takes NAME=NUMBER" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "conv_dropout=5")) == 2
+    assert "--fixed conv_dropout=5 is out of range: conv_dropout takes a rate in [0, 1)" in capsys.readouterr().err
     monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
     assert main(_cli_args(tmp_path / "p", fer_csv, data_dir)) == 2
     assert "KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID are not" in capsys.readouterr().err
