@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -59,10 +60,14 @@ class TrainConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # The documented seed configuration: Adam 1e-3, 25 epochs, batch 64.
     "seed": {},
-    # The shipped model: the seed architecture with a cosine learning-rate
-    # decay, label smoothing and moderate augmentation, trained longer.
+    # The shipped model: the seed architecture with lighter dropout, a cosine
+    # learning-rate decay, label smoothing and moderate augmentation, trained
+    # longer. bfloat16 compute is 1.6x faster on CPUs with AVX512-BF16/AMX and on
+    # recent GPUs; elsewhere pass --precision float32.
     "ship": {
-        "epochs": 50,
+        "epochs": 80,
+        "precision": "mixed_bfloat16",
+        "model_kwargs": {"conv_dropout": 0.15, "dense_dropout": 0.4},
         "lr_schedule": "cosine",
         "warmup_epochs": 1,
         "label_smoothing": 0.1,
@@ -98,7 +103,7 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; available: {', '.join(PRESETS)}")
-    values = {**PRESETS[preset], **(overrides or {})}
+    values = copy.deepcopy({**PRESETS[preset], **(overrides or {})})
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:

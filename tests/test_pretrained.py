@@ -8,6 +8,7 @@ import pytest
 
 from export.bench import main as bench_main
 from model_zoo.pretrained import PRETRAINED_DIR, pretrained_artifacts_dir
+from pipeline.config import resolve_config
 from pipeline.evaluate import main as eval_main
 from serving_demo.recognizer import EmotionRecognizer
 
@@ -30,6 +31,18 @@ def test_shipped_artifacts_are_complete_intact_and_small():
     assert metadata["parity_passed"] and metadata["source_model"]["name"] == "seed_cnn"
     report = json.loads((PRETRAINED_DIR / "parity_report.json").read_text())
     assert report["passed"]
+
+
+def test_the_ship_preset_is_the_configuration_the_shipped_model_was_trained_with():
+    # The model card's command (`fer-train --preset ship --data ...`) must reproduce the shipped run.
+    trained = json.loads((PRETRAINED_DIR / "metadata.json").read_text())["training_config"]
+    preset = resolve_config("ship", {"data": trained["data"], "verbose": trained["verbose"]}).to_dict()
+    assert preset == trained
+
+
+def test_resolved_configs_do_not_share_the_presets_mutable_values():
+    resolve_config("ship").model_kwargs["conv_dropout"] = 0.9
+    assert resolve_config("ship").model_kwargs["conv_dropout"] == 0.15
 
 
 @pytest.fixture(scope="module")
