@@ -10,10 +10,37 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import keras
 
 from pipeline.config import PRECISIONS
+
+# CPU flags (as /proc/cpuinfo spells them) of native bfloat16 arithmetic.
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_bfloat16(cpuinfo: str | None = None) -> bool | None:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16).
+
+    Without them TensorFlow emulates bfloat16 and ``mixed_bfloat16`` is slower than float32.
+
+    Args:
+        cpuinfo: The text of ``/proc/cpuinfo``; read from the system when None.
+
+    Returns:
+        True or False; None where the flags cannot be read (not Linux).
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    flag_lines = (line.split(":", 1)[-1] for line in cpuinfo.splitlines() if line.startswith("flags"))
+    flags = {flag for line in flag_lines for flag in line.split()}
+    if not flags:
+        return None
+    return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
 
 
 @contextmanager

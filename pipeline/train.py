@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from export.predictors import KerasPredictor, predict_in_batches
 from model_zoo import CLASS_NAMES, create_model
-from model_zoo.precision import dtype_policy, float32_copy
+from model_zoo.precision import cpu_has_bfloat16, dtype_policy, float32_copy
 from pipeline.atomic_files import save_model_atomic, write_text_atomic
 from pipeline.config import PRESETS, TrainConfig, add_config_arguments, resolve_config
 from pipeline.fer2013_dataset import load_fer2013
@@ -118,6 +118,12 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     train_labels = np.fromiter((y for _, y in splits["train"].as_numpy_iterator()), dtype=np.int64)
     n_train = len(train_labels)
 
+    on_cpu = not tf.config.list_logical_devices("GPU")
+    if config.precision == "mixed_bfloat16" and on_cpu and cpu_has_bfloat16() is False:
+        log.warning(
+            "This CPU has no bfloat16 instructions (AVX512-BF16 or AMX): mixed_bfloat16 is emulated and "
+            "usually slower than float32 here. Pass --precision float32 for a faster run."
+        )
     strategy = make_strategy(config.strategy)
     with strategy.scope(), dtype_policy(config.precision):
         model = create_model(config.model, **config.model_kwargs)

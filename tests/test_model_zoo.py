@@ -104,3 +104,11 @@ def test_load_model_errors(tmp_path):
     (tmp_path / "m.h5").write_bytes(b"")
     with pytest.raises(ValueError, match="not a .keras file"):
         load_model(tmp_path / "m.h5")
+
+
+def test_cpu_has_bfloat16_reads_the_cpu_flags():
+    from model_zoo.precision import cpu_has_bfloat16
+
+    assert cpu_has_bfloat16("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 fma\n") is True
+    assert cpu_has_bfloat16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f fma\n") is False
+    assert cpu_has_bfloat16("Processor\t: ARMv7\n") is None  # no flags line: unknown, no warning
