@@ -17,6 +17,7 @@ best trial can be retrained by ``fer-train`` exactly as it was tuned.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -57,18 +58,20 @@ LABEL_SMOOTHING_CHOICES = (0.0, 0.05, 0.1, 0.2)
 # (s = 1 is fer-train's default, s = 0 turns augmentation off).
 _SEED_AUGMENTATION = {name: getattr(TrainConfig(), name) for name in ("rotation", "zoom", "translation", "contrast")}
 
-# The names of the hyperparameters of the search space (Hyperband adds its own
-# "tuner/..." entries to a trial's values; they are not part of the model).
-HYPERPARAMETER_NAMES = (
-    "width_multiplier",
-    "conv_dropout",
-    "dense_units",
-    "dense_dropout",
-    "l2",
-    "learning_rate",
-    "label_smoothing",
-    "augment_strength",
-)
+# The hyperparameters of the search space, each with the values it may take at all
+# ([low, high) and how to say it; wider than the searched range, for fer-tune --fixed).
+# Hyperband adds its own "tuner/..." entries to a trial's values; they are not part of the model.
+HYPERPARAMETER_VALID_RANGES: dict[str, tuple[float, float, str]] = {
+    "width_multiplier": (1e-3, math.inf, "a positive number"),
+    "conv_dropout": (0.0, 1.0, "a rate in [0, 1)"),
+    "dense_units": (1, math.inf, "a whole number of units, at least 1"),
+    "dense_dropout": (0.0, 1.0, "a rate in [0, 1)"),
+    "l2": (0.0, math.inf, "a number >= 0"),
+    "learning_rate": (1e-12, math.inf, "a positive number"),
+    "label_smoothing": (0.0, 1.0, "a value in [0, 1)"),
+    "augment_strength": (0.0, math.inf, "a number >= 0"),
+}
+HYPERPARAMETER_NAMES = tuple(HYPERPARAMETER_VALID_RANGES)
 
 
 def declare_search_space(hp: kt.HyperParameters, model: str = "seed_cnn") -> None:

@@ -36,7 +36,13 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
-from model_zoo.hypermodel import BASE_SHAPES, HYPERPARAMETER_NAMES, SeedCNNHyperModel, train_config_from_hyperparameters
+from model_zoo.hypermodel import (
+    BASE_SHAPES,
+    HYPERPARAMETER_NAMES,
+    HYPERPARAMETER_VALID_RANGES,
+    SeedCNNHyperModel,
+    train_config_from_hyperparameters,
+)
 from pipeline.atomic_files import write_text_atomic
 from pipeline.config import PRECISIONS, TrainConfig, resolve_config
 from pipeline.fer2013_dataset import load_fer2013
@@ -59,18 +65,6 @@ _RESUMABLE_CHANGES = {"max_trials", "time_budget", "max_consecutive_failures", "
 _WORKER_MAY_DIFFER = {"data"}
 
 _STATUS = kt.engine.trial.TrialStatus
-
-# What a fixed hyperparameter may be set to: [low, high) and how to say it.
-_FIXED_RANGES = {
-    "width_multiplier": (1e-3, math.inf, "a positive number"),
-    "conv_dropout": (0.0, 1.0, "a rate in [0, 1)"),
-    "dense_units": (1, math.inf, "a whole number of units, at least 1"),
-    "dense_dropout": (0.0, 1.0, "a rate in [0, 1)"),
-    "l2": (0.0, math.inf, "a number >= 0"),
-    "learning_rate": (1e-12, math.inf, "a positive number"),
-    "label_smoothing": (0.0, 1.0, "a value in [0, 1)"),
-    "augment_strength": (0.0, math.inf, "a number >= 0"),
-}
 
 
 class ProjectDirError(RuntimeError):
@@ -364,7 +358,7 @@ def validate_search_config(config: SearchConfig, role: str = "local") -> None:
     if unknown:
         raise ValueError(f"Cannot fix {', '.join(unknown)}: the search space has {', '.join(HYPERPARAMETER_NAMES)}")
     for name, value in config.fixed.items():
-        low, high, what = _FIXED_RANGES[name]
+        low, high, what = HYPERPARAMETER_VALID_RANGES[name]
         if not (low <= value < high) or (name == "dense_units" and value != int(value)):
             raise ValueError(f"--fixed {name}={value} is out of range: {name} takes {what}")
     if role != "chief" and not config.data:
