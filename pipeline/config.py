@@ -33,6 +33,7 @@ class TrainConfig:
     warmup_epochs: int = 0
     label_smoothing: float = 0.0
     class_weight: str = "none"  # none | balanced | sqrt
+    ema_momentum: float | None = None  # average the weights (Polyak/EMA); validate and save the average
     # --- augmentation (random layers applied in tf.data) ---
     augment: bool = True
     flip: bool = True
@@ -40,6 +41,7 @@ class TrainConfig:
     zoom: float = 0.1
     translation: float = 0.1
     contrast: float = 0.1
+    erasing: float = 0.0  # probability of erasing a random rectangle (2-33 % of the face) with noise
     # --- execution ---
     seed: int = 42
     strategy: str = "default"  # default | mirrored
@@ -114,6 +116,10 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
             raise ValueError(f"{name} must be one of {allowed}, got {getattr(config, name)!r}")
     if config.epochs < 1 or config.batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
+    if not 0.0 <= config.erasing <= 1.0:
+        raise ValueError(f"erasing is a probability in [0, 1], got {config.erasing}")
+    if config.ema_momentum is not None and not 0.0 < config.ema_momentum < 1.0:
+        raise ValueError(f"ema_momentum must be in (0, 1), e.g. 0.999, or None to disable; got {config.ema_momentum}")
     return config
 
 

@@ -40,6 +40,15 @@ def make_augmenter(config: TrainConfig) -> keras.Sequential | None:
         )
     if config.contrast > 0:
         layers.append(keras.layers.RandomContrast(config.contrast, value_range=(0, 255), seed=seed + 4))
+    if config.erasing > 0:
+        # Random Erasing (Zhong et al. 2017) with the paper's area range: each side
+        # is sqrt(U(0.02, 0.33)) of the face's, filled with noise. Last, so the
+        # erased patch is not rotated or rescaled.
+        layers.append(
+            keras.layers.RandomErasing(
+                factor=(config.erasing, config.erasing), scale=(0.02, 0.33), value_range=(0, 255), seed=seed + 5
+            )
+        )
     return keras.Sequential(layers, name="augmentation") if layers else None
 
 
@@ -49,8 +58,14 @@ def augment_image(augmenter: keras.Sequential, image: tf.Tensor) -> tf.Tensor:
     Images stay uint8 end to end so that training sees exactly the input type
     the deployed model gets from a camera or a file.
     """
-    x = augmenter(tf.cast(image, tf.float32), training=True)
-    return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+    image = tf.convert_to_tensor(image)
+    single = image.shape.rank == 3
+    x = tf.cast(image[tf.newaxis] if single else image, tf.float32)
+    # Always a batch: a Sequential that has seen a batch returns a single image
+    # from RandomErasing with an extra axis (Keras 3.15).
+    x = augmenter(x, training=True)
+    x = tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+    return x[0] if single else x
 
 
 def compute_class_weights(labels: np.ndarray, mode: str, num_classes: int = 7) -> dict[int, float] | None:

@@ -128,7 +128,11 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     with strategy.scope(), dtype_policy(config.precision):
         model = create_model(config.model, **config.model_kwargs)
         model.compile(
-            optimizer=keras.optimizers.Adam(_learning_rate(config, n_train)),
+            optimizer=keras.optimizers.Adam(
+                _learning_rate(config, n_train),
+                use_ema=config.ema_momentum is not None,
+                ema_momentum=config.ema_momentum or 0.99,
+            ),
             loss=(
                 keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
                 if config.label_smoothing > 0
@@ -162,6 +166,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
             run_dir / "backup", save_freq=config.backup_every_steps or "epoch", double_checkpoint=True
         ),
         EpochThroughput(n_train),
+        *_ema_callbacks(config),
         checkpoint,
         keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
         keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False, profile_batch=0),
@@ -186,6 +191,13 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
+
+
+def _ema_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    # Validation, the best checkpoint and the history see the averaged weights
+    # from the end of each epoch; training and BackupAndRestore (earlier in the
+    # list, so its epoch-end backup holds the raw weights) see the raw ones.
+    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum is not None else []
 
 
 class BestCheckpoint(keras.callbacks.Callback):

@@ -51,6 +51,26 @@ def test_each_augmentation_can_be_switched_off():
         assert np.array_equal(out, original) or np.array_equal(out, original[:, ::-1])
 
 
+def test_random_erasing_fills_one_rectangle_with_noise():
+    off = {"flip": False, "rotation": 0.0, "zoom": 0.0, "translation": 0.0, "contrast": 0.0}
+    assert make_augmenter(resolve_config("seed", {**off, "erasing": 0.0})) is None
+    augmenter = make_augmenter(resolve_config("seed", {**off, "erasing": 1.0}))
+    images = np.full((16, 48, 48, 1), 100, np.uint8)
+    batch, single = augment_image(augmenter, tf.constant(images)), augment_image(augmenter, images[0])
+    for out in (batch.numpy(), single.numpy()[None]):
+        assert out.dtype == np.uint8 and out.shape[1:] == (48, 48, 1)
+        for image in out:
+            changed = image[..., 0] != 100
+            rows, cols = np.nonzero(changed)
+            box = changed[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+            # One rectangle (a noise pixel may happen to equal 100) of 2-33 % of the face.
+            assert box.mean() > 0.9 and 0.01 <= box.size / changed.size <= 0.34
+    half = make_augmenter(resolve_config("seed", {**off, "erasing": 0.5}))
+    out = augment_image(half, tf.constant(np.full((400, 48, 48, 1), 100, np.uint8))).numpy()
+    erased = (out != 100).any(axis=(1, 2, 3))
+    assert 0.4 < erased.mean() < 0.6
+
+
 def test_without_augmentation_training_batches_hold_the_original_images():
     config = resolve_config("seed", {"augment": False, "batch_size": 8})
     images, labels = _faces()
