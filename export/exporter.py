@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             flip_average=args.flip_average,
             extra_metadata={
-                "source_model_path": str(Path(model_path).resolve()),
+                "source_model_path": str(model_path),  # as given: no host-specific absolute path
                 "dataset": {
                     "source": str(data),
                     "parity_split": split,
