@@ -2,6 +2,7 @@
 
     fer-export runs/ship --out artifacts/ship
     fer-export model.keras --out artifacts/x --data ../shared/data/fer2013
+    fer-export runs/ship2 --out artifacts/ship2 --recalibrate-batchnorm all   # BatchNorm stats on clean faces
 
 The output directory holds ``model.keras``, ``saved_model/``, ``model_float32.tflite``,
 ``model_float16.tflite``, ``model_dynamic.tflite``, ``model_int8.tflite``, ``labels.txt``,
@@ -36,6 +37,7 @@ from export.predictors import KerasPredictor, SavedModelPredictor, TFLitePredict
 from export.saved_model import export_saved_model
 from export.tflite_convert import convert_to_tflite
 from model_zoo import CLASS_NAMES, load_model
+from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
 from model_zoo.flip_averaging import with_flip_averaging
 
 log = logging.getLogger("fer-export")
@@ -71,15 +73,34 @@ def resolve_model_path(model_or_run_dir: str | Path) -> tuple[Path, dict | None]
     return path, None
 
 
-def load_parity_data(
-    data: str | Path, data_dir: str | Path | None, n_parity: int, n_representative: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    """Real faces for the gate and for int8 calibration.
+@dataclass
+class ExportData:
+    """Real faces an export needs: validation faces for the gate, training faces for calibration."""
 
-    Returns:
-        ``(parity_images, parity_labels, representative_images, parity_split)``: up to
-        ``n_parity`` validation faces (test, then train, if the data have no validation
-        split) and ``n_representative`` training faces drawn at random with ``seed``.
+    parity_images: np.ndarray
+    parity_labels: np.ndarray
+    parity_split: str
+    representative_images: np.ndarray  # int8 calibration
+    recalibration_images: np.ndarray | None  # BatchNorm statistics; None: keep the trained ones
+
+
+def load_export_data(
+    data: str | Path,
+    data_dir: str | Path | None,
+    n_parity: int,
+    n_representative: int,
+    n_recalibration: int | None = 0,
+    seed: int = 0,
+) -> ExportData:
+    """Load the faces of an export from FER2013 data.
+
+    Args:
+        data, data_dir: The FER2013 source and prepared-dataset cache (see ``load_fer2013``).
+        n_parity: Validation faces for the gate (test, then train, if there is no validation split).
+        n_representative: Training faces drawn at random with ``seed`` for int8 calibration.
+        n_recalibration: Training faces, drawn at random with ``seed``, to recompute BatchNorm
+            statistics on; None: all of them; 0: no recalibration.
+        seed: Seed of the random draws.
     """
     from pipeline.fer2013_dataset import load_fer2013
     from pipeline.input_pipeline import dataset_to_arrays
@@ -88,10 +109,12 @@ def load_parity_data(
     parity_split = next(s for s in ("validation", "test", "train") if s in fer.splits)
     images, labels = dataset_to_arrays(fer.split(parity_split).take(n_parity))
     train_images, _ = dataset_to_arrays(fer.split("train" if "train" in fer.splits else parity_split))
-    pick = np.random.default_rng(seed).choice(
-        len(train_images), min(n_representative, len(train_images)), replace=False
-    )
-    return images, labels, train_images[np.sort(pick)], parity_split
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(train_images), min(n_representative, len(train_images)), replace=False)
+    recalibration = None
+    if n_recalibration is None or n_recalibration > 0:
+        recalibration = train_images[rng.permutation(len(train_images))[:n_recalibration]]
+    return ExportData(images, labels, parity_split, train_images[np.sort(pick)], recalibration)
 
 
 def export_all(
@@ -104,6 +127,7 @@ def export_all(
     thresholds: ParityThresholds | None = None,
     overwrite: bool = False,
     flip_average: bool = False,
+    recalibration_images: np.ndarray | None = None,
 ) -> ExportResult:
     """Export every artifact of the model at ``model_path`` into ``out_dir`` and run the parity gate.
 
@@ -117,6 +141,9 @@ def export_all(
         overwrite: Replace an existing ``out_dir`` (the old one is removed only once the new one is complete).
         flip_average: Export ``with_flip_averaging(model)``: every artifact averages the model's
             outputs on the face and its mirror image (two passes per face).
+        recalibration_images: Unaugmented training faces: recompute the model's BatchNorm
+            statistics on them before exporting (``recalibrate_batchnorm``; a model passed
+            as an object is changed in place). None keeps the trained statistics.
 
     Returns:
         An ``ExportResult``; ``passed`` is False if any artifact failed the gate.
@@ -132,6 +159,22 @@ def export_all(
     try:
         if not isinstance(model, keras.Model):
             model = load_model(model)
+        recalibration = None
+        if recalibration_images is not None:
+            before = _accuracy(model, parity_images, parity_labels)
+            recalibrate_batchnorm(model, recalibration_images)
+            after = _accuracy(model, parity_images, parity_labels)
+            log.info(
+                "BatchNorm recalibrated on %d training faces: parity-set accuracy %.4f -> %.4f",
+                len(recalibration_images),
+                before,
+                after,
+            )
+            recalibration = {
+                "training_faces": len(recalibration_images),
+                "parity_accuracy_before": before,
+                "parity_accuracy_after": after,
+            }
         if flip_average:
             model = with_flip_averaging(model)
         # Saved again uncompiled: the checkpoint's optimizer state would triple the file for nothing.
@@ -158,7 +201,10 @@ def export_all(
         report["representative_examples"] = int(len(representative_images))
         (staging / "parity_report.json").write_text(json.dumps(report, indent=2))
         metadata = _metadata(
-            staging / "model.keras", model, report, {"flip_averaged": flip_average} | (extra_metadata or {})
+            staging / "model.keras",
+            model,
+            report,
+            {"flip_averaged": flip_average, "batchnorm_recalibration": recalibration} | (extra_metadata or {}),
         )
         (staging / "metadata.json").write_text(json.dumps(metadata, indent=2))
         _write_manifest(staging)
@@ -198,6 +244,10 @@ def _metadata(keras_path: Path, model: keras.Model, report: dict, extra: dict) -
     }
 
 
+def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    return round(float((predict_in_batches(KerasPredictor(model), images).argmax(axis=1) == labels).mean()), 4)
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -210,6 +260,15 @@ def _write_manifest(directory: Path) -> None:
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     manifest = {str(p.relative_to(directory)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def _count_or_all(text: str) -> int | None:
+    if text == "all":
+        return None
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of faces >= 0 or 'all', got {text}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,6 +293,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="average each face's probabilities with its mirror image's (test-time augmentation, 2x the compute)",
     )
+    parser.add_argument(
+        "--recalibrate-batchnorm",
+        type=_count_or_all,
+        default=0,
+        metavar="N|all",
+        help="recompute the BatchNorm statistics on N unaugmented training faces (or all) before exporting: "
+        "they were measured on augmented faces; 0 keeps them",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("absl").setLevel(logging.ERROR)
@@ -243,24 +310,25 @@ def main(argv: list[str] | None = None) -> int:
         if not data:
             raise ValueError("No data for the parity gate: pass --data PATH (FER2013 CSV or image folders)")
         data_dir = args.data_dir or (run_config or {}).get("data_dir")
-        images, labels, representative, split = load_parity_data(
-            data, data_dir, args.parity_examples, args.representative_examples
+        faces = load_export_data(
+            data, data_dir, args.parity_examples, args.representative_examples, args.recalibrate_batchnorm
         )
         result = export_all(
             model_path,
             args.out,
-            images,
-            labels,
-            representative,
+            faces.parity_images,
+            faces.parity_labels,
+            faces.representative_images,
             overwrite=args.overwrite,
             flip_average=args.flip_average,
+            recalibration_images=faces.recalibration_images,
             extra_metadata={
                 "source_model_path": str(model_path),  # as given: no host-specific absolute path
                 "dataset": {
                     "source": str(data),
-                    "parity_split": split,
-                    "parity_examples": len(labels),
-                    "representative_examples": len(representative),
+                    "parity_split": faces.parity_split,
+                    "parity_examples": len(faces.parity_labels),
+                    "representative_examples": len(faces.representative_images),
                 },
                 "training_config": run_config,
             },

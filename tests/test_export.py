@@ -9,6 +9,7 @@ from export.layout import VARIANTS, tflite_filename
 from export.parity import parity_report
 from export.predictors import SavedModelPredictor, TFLitePredictor, load_predictor, predict_in_batches
 from export.tflite_runtime import load_tflite_interpreter
+from model_zoo import load_model
 from pipeline.evaluate import evaluate
 
 ARTIFACTS = [
@@ -172,11 +173,26 @@ def test_fer_export_cli(smoke_run, fer_csv, data_dir, tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert code in (0, 1) and "Parity against the Keras model on 40 images" in printed
-    assert json.loads((out / "metadata.json").read_text())["dataset"]["parity_split"] == "validation"
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["dataset"]["parity_split"] == "validation" and metadata["batchnorm_recalibration"] is None
     assert main([str(smoke_run), "--out", str(out)]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert main([str(tmp_path / "nothing"), "--out", str(tmp_path / "o2")]) == 2
     assert not (tmp_path / "o2").exists()
+
+    recalibrated = tmp_path / "recalibrated"
+    args = [str(smoke_run), "--out", str(recalibrated), "--data-dir", str(data_dir), "--parity-examples", "40"]
+    assert main([*args, "--recalibrate-batchnorm", "all"]) in (0, 1)
+    recalibration = json.loads((recalibrated / "metadata.json").read_text())["batchnorm_recalibration"]
+    assert recalibration["training_faces"] == 140 and 0 <= recalibration["parity_accuracy_after"] <= 1
+    before, after = (
+        load_model(p).get_layer("block1_bn1").moving_mean.numpy()
+        for p in (smoke_run / "best.keras", recalibrated / "model.keras")
+    )
+    assert not np.allclose(before, after)
+    with pytest.raises(SystemExit):
+        main([*args, "--recalibrate-batchnorm", "-3"])
+    assert "number of faces >= 0 or 'all'" in capsys.readouterr().err
 
 
 def test_predict_in_batches_matches_one_batch(exported, trained_tiny_model):

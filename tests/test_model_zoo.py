@@ -112,3 +112,41 @@ def test_cpu_has_bfloat16_reads_the_cpu_flags():
     assert cpu_has_bfloat16("processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_bf16 fma\n") is True
     assert cpu_has_bfloat16("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f fma\n") is False
     assert cpu_has_bfloat16("Processor\t: ARMv7\n") is None  # no flags line: unknown, no warning
+
+
+def test_batchnorm_recalibration_sets_population_statistics(trained_tiny_model):
+    from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
+
+    path, x_val, y_val, x_train = trained_tiny_model
+    model = load_model(path)
+    model.get_layer("dense_dropout").rate = 0.3  # switched off during, restored after
+    bn = model.get_layer("block1_bn1")
+    weights_before = [w.copy() for w in model.get_weights()]
+    trainable_before = [v.numpy().copy() for v in model.trainable_variables]
+
+    def accuracy():
+        return float((model.predict(x_val, verbose=0).argmax(axis=1) == y_val).mean())
+
+    trained_accuracy = accuracy()
+    for layer in model.layers:  # statistics far from the data: the model breaks
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(layer.moving_mean + 3.0)
+            layer.moving_variance.assign(layer.moving_variance * 9.0)
+    assert accuracy() < trained_accuracy - 0.2
+
+    recalibrate_batchnorm(model, x_train, batch_size=64)
+    assert accuracy() >= trained_accuracy - 0.03
+    # The first BatchNorm sees the first convolution's outputs: its statistics are theirs.
+    conv = keras.Model(model.inputs, model.get_layer("block1_conv1").output).predict(x_train, verbose=0)
+    np.testing.assert_allclose(bn.moving_mean.numpy(), conv.mean(axis=(0, 1, 2)), atol=1e-3 * conv.std())
+    np.testing.assert_allclose(bn.moving_variance.numpy(), conv.var(axis=(0, 1, 2)), rtol=0.05)
+    assert bn.momentum == 0.99 and model.get_layer("dense_dropout").rate == 0.3
+    for before, after in zip(trainable_before, model.trainable_variables):
+        np.testing.assert_array_equal(before, after.numpy())
+    assert any(not np.array_equal(a, b) for a, b in zip(weights_before, model.get_weights()))
+
+    with pytest.raises(ValueError, match="at least one image"):
+        recalibrate_batchnorm(model, x_train[:0])
+    plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="plain")
+    with pytest.raises(ValueError, match="no BatchNormalization"):
+        recalibrate_batchnorm(plain, np.zeros((2, 4)))
