@@ -42,6 +42,8 @@ from model_zoo.flip_averaging import with_flip_averaging
 
 log = logging.getLogger("fer-export")
 
+RECALIBRATION_BATCH_SIZE = 256
+
 
 @dataclass
 class ExportResult:
@@ -112,7 +114,12 @@ def load_export_data(
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(train_images), min(n_representative, len(train_images)), replace=False)
     recalibration = None
+    if n_recalibration is not None and n_recalibration < 0:
+        raise ValueError(f"n_recalibration must be >= 0 or None (all training faces), got {n_recalibration}")
     if n_recalibration is None or n_recalibration > 0:
+        if "train" not in fer.splits:
+            # The statistics would then come from the faces the gate measures.
+            raise ValueError(f"BatchNorm recalibration needs training faces; the data at {fer.source} have none")
         recalibration = train_images[rng.permutation(len(train_images))[:n_recalibration]]
     return ExportData(images, labels, parity_split, train_images[np.sort(pick)], recalibration)
 
@@ -162,7 +169,7 @@ def export_all(
         recalibration = None
         if recalibration_images is not None:
             before = _accuracy(model, parity_images, parity_labels)
-            recalibrate_batchnorm(model, recalibration_images)
+            recalibrate_batchnorm(model, recalibration_images, RECALIBRATION_BATCH_SIZE)
             after = _accuracy(model, parity_images, parity_labels)
             log.info(
                 "BatchNorm recalibrated on %d training faces: parity-set accuracy %.4f -> %.4f",
@@ -172,6 +179,7 @@ def export_all(
             )
             recalibration = {
                 "training_faces": len(recalibration_images),
+                "batch_size": RECALIBRATION_BATCH_SIZE,
                 "parity_accuracy_before": before,
                 "parity_accuracy_after": after,
             }
@@ -245,6 +253,7 @@ def _metadata(keras_path: Path, model: keras.Model, report: dict, extra: dict) -
 
 
 def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy of ``model`` on ``images``, rounded to 4 decimals for the metadata."""
     return round(float((predict_in_batches(KerasPredictor(model), images).argmax(axis=1) == labels).mean()), 4)
 
 
@@ -263,11 +272,15 @@ def _write_manifest(directory: Path) -> None:
 
 
 def _count_or_all(text: str) -> int | None:
-    if text == "all":
+    """``--recalibrate-batchnorm``'s value: a number of faces >= 0, or None for "all"."""
+    if text.strip().lower() == "all":
         return None
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
     if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of faces >= 0 or 'all', got {text}")
+        raise argparse.ArgumentTypeError(f"expected a number of faces >= 0 or 'all', got {text!r}")
     return value
 
 

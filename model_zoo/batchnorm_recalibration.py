@@ -14,6 +14,8 @@ gives 66.62 %: the gain comes from the augmentation shift, not from dropout.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import keras
 import numpy as np
 
@@ -35,7 +37,11 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
         ``model``, for chaining.
 
     Raises:
-        ValueError: if ``images`` is empty or the model has no BatchNormalization layer.
+        ValueError: if ``images`` is empty, the model has no BatchNormalization layer, or it has
+            layers that are random in training mode (noise, random preprocessing).
+
+    A BatchNorm layer called more than once per forward pass (a model wrapped by
+    ``with_flip_averaging``) would be updated twice per batch: recalibrate the inner model.
     """
     if len(images) == 0:
         raise ValueError("recalibrate_batchnorm needs at least one image; got an empty array")
@@ -43,12 +49,21 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
     batchnorms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not batchnorms:
         raise ValueError(f"{model.name} has no BatchNormalization layer: there is nothing to recalibrate")
+    random = [layer.name for layer in layers if isinstance(layer, _RANDOM_LAYERS) or _is_random_preprocessing(layer)]
+    if random:
+        raise ValueError(
+            f"{model.name} has layers that are random in training mode ({', '.join(random)}): the statistics "
+            "would include their noise. Recalibrate a model without them (augment outside the model)."
+        )
     dropouts = [layer for layer in layers if isinstance(layer, keras.layers.Dropout)]
-    saved_momentum = [bn.momentum for bn in batchnorms]
+    saved = [(bn.momentum, bn.trainable, bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in batchnorms]
     saved_rates = [d.rate for d in dropouts]
+    finished = False
     try:
         for d in dropouts:
             d.rate = 0.0
+        for bn in batchnorms:
+            bn.trainable = True  # a frozen BatchNorm ignores training=True and would keep its statistics
         seen = 0
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size]
@@ -59,15 +74,28 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
                 bn.momentum = seen / (seen + len(batch))
             model(batch, training=True)
             seen += len(batch)
+        finished = True
     finally:
-        for bn, momentum in zip(batchnorms, saved_momentum):
-            bn.momentum = momentum
+        for bn, (momentum, trainable, mean, variance) in zip(batchnorms, saved):
+            bn.momentum, bn.trainable = momentum, trainable
+            if not finished:  # never leave half-recomputed statistics behind
+                bn.moving_mean.assign(mean)
+                bn.moving_variance.assign(variance)
         for d, rate in zip(dropouts, saved_rates):
             d.rate = rate
     return model
 
 
-def _all_layers(model: keras.Model):
+_RANDOM_LAYERS = (keras.layers.GaussianNoise, keras.layers.GaussianDropout, keras.layers.AlphaDropout)
+
+
+def _is_random_preprocessing(layer: keras.layers.Layer) -> bool:
+    # RandomFlip, RandomRotation, ... (Keras has no public base class for them).
+    return type(layer).__name__.startswith("Random")
+
+
+def _all_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """Every layer of ``model``, including those of nested models, depth first."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):

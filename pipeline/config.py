@@ -41,7 +41,7 @@ class TrainConfig:
     zoom: float = 0.1
     translation: float = 0.1
     contrast: float = 0.1
-    erasing: float = 0.0  # probability of erasing a random rectangle (2-33 % of the face) with noise
+    erasing: float = 0.0  # probability of covering a random rectangle (2-33 % of the face) with noise
     # --- execution ---
     seed: int = 42
     strategy: str = "default"  # default | mirrored

@@ -41,8 +41,9 @@ def make_augmenter(config: TrainConfig) -> keras.Sequential | None:
     if config.contrast > 0:
         layers.append(keras.layers.RandomContrast(config.contrast, value_range=(0, 255), seed=seed + 4))
     if config.erasing > 0:
-        # Random Erasing (Zhong et al. 2017) with the paper's area range: each side
-        # is sqrt(U(0.02, 0.33)) of the face's, filled with noise. Last, so the
+        # Random Erasing (Zhong et al. 2017) as Keras implements it: each side is
+        # sqrt(U(0.02, 0.33)) of the face's (2-33 % of the area), filled with
+        # N(0, 255) noise clipped to [0, 255] (about half black). Last, so the
         # erased patch is not rotated or rescaled.
         layers.append(
             keras.layers.RandomErasing(

@@ -217,3 +217,16 @@ def test_flip_averaged_export_averages_the_face_and_its_mirror_in_every_artifact
         np.testing.assert_allclose(got, want, atol=atol, err_msg=artifact)
     int8 = predict_in_batches(load_predictor(result.out_dir / tflite_filename("int8")), x_val)
     assert (int8.argmax(1) == want.argmax(1)).mean() >= 0.98
+
+
+def test_recalibration_never_falls_back_to_the_faces_the_gate_measures(tmp_path, data_dir):
+    from export.exporter import load_export_data
+    from tests.fer_fixtures import make_examples, write_csv
+
+    csv_path = write_csv(tmp_path / "fer2013.csv", make_examples({"validation": 20}))
+    faces = load_export_data(csv_path, data_dir, n_parity=10, n_representative=5)
+    assert faces.parity_split == "validation" and faces.recalibration_images is None
+    with pytest.raises(ValueError, match="needs training faces"):
+        load_export_data(csv_path, data_dir, n_parity=10, n_representative=5, n_recalibration=None)
+    with pytest.raises(ValueError, match=">= 0"):
+        load_export_data(csv_path, data_dir, n_parity=10, n_representative=5, n_recalibration=-1)

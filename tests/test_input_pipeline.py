@@ -63,8 +63,8 @@ def test_random_erasing_fills_one_rectangle_with_noise():
             changed = image[..., 0] != 100
             rows, cols = np.nonzero(changed)
             box = changed[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-            # One rectangle (a noise pixel may happen to equal 100) of 2-33 % of the face.
-            assert box.mean() > 0.9 and 0.01 <= box.size / changed.size <= 0.34
+            # One rectangle (a noise pixel may happen to equal 100) of 2-34 % of the face (28x28 at most).
+            assert box.mean() > 0.9 and 0.01 <= box.size / changed.size <= 0.35
     half = make_augmenter(resolve_config("seed", {**off, "erasing": 0.5}))
     out = augment_image(half, tf.constant(np.full((400, 48, 48, 1), 100, np.uint8))).numpy()
     erased = (out != 100).any(axis=(1, 2, 3))

@@ -114,14 +114,11 @@ def test_cpu_has_bfloat16_reads_the_cpu_flags():
     assert cpu_has_bfloat16("Processor\t: ARMv7\n") is None  # no flags line: unknown, no warning
 
 
-def test_batchnorm_recalibration_sets_population_statistics(trained_tiny_model):
+def test_batchnorm_recalibration_restores_a_broken_model(trained_tiny_model):
     from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
 
     path, x_val, y_val, x_train = trained_tiny_model
     model = load_model(path)
-    model.get_layer("dense_dropout").rate = 0.3  # switched off during, restored after
-    bn = model.get_layer("block1_bn1")
-    weights_before = [w.copy() for w in model.get_weights()]
     trainable_before = [v.numpy().copy() for v in model.trainable_variables]
 
     def accuracy():
@@ -133,20 +130,48 @@ def test_batchnorm_recalibration_sets_population_statistics(trained_tiny_model):
             layer.moving_mean.assign(layer.moving_mean + 3.0)
             layer.moving_variance.assign(layer.moving_variance * 9.0)
     assert accuracy() < trained_accuracy - 0.2
-
+    model.trainable = False  # frozen BatchNorm layers are recalibrated too
     recalibrate_batchnorm(model, x_train, batch_size=64)
     assert accuracy() >= trained_accuracy - 0.03
-    # The first BatchNorm sees the first convolution's outputs: its statistics are theirs.
-    conv = keras.Model(model.inputs, model.get_layer("block1_conv1").output).predict(x_train, verbose=0)
-    np.testing.assert_allclose(bn.moving_mean.numpy(), conv.mean(axis=(0, 1, 2)), atol=1e-3 * conv.std())
-    np.testing.assert_allclose(bn.moving_variance.numpy(), conv.var(axis=(0, 1, 2)), rtol=0.05)
-    assert bn.momentum == 0.99 and model.get_layer("dense_dropout").rate == 0.3
+    assert not model.trainable and model.get_layer("block1_bn1").momentum == 0.99
     for before, after in zip(trainable_before, model.trainable_variables):
         np.testing.assert_array_equal(before, after.numpy())
-    assert any(not np.array_equal(a, b) for a, b in zip(weights_before, model.get_weights()))
 
+
+def test_batchnorm_recalibration_sets_population_statistics_with_dropout_off():
+    from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
+
+    keras.utils.set_random_seed(3)
+    model = create_model("seed_cnn_tiny", conv_dropout=0.4, dense_dropout=0.5)
+    faces = np.random.default_rng(3).integers(0, 256, (600, 48, 48, 1), dtype=np.uint8)
+    recalibrate_batchnorm(model, faces, batch_size=100)
+    assert model.get_layer("block1_dropout").rate == 0.4 and model.get_layer("dense_dropout").rate == 0.5
+    # Each BatchNorm's statistics are those of its inputs as served: at inference, after the
+    # block-1 dropout (which, left on, would inflate block 2's variance by 1 / (1 - 0.4)).
+    for conv, bn in (("block1_conv1", "block1_bn1"), ("block2_conv1", "block2_bn1")):
+        x = keras.Model(model.inputs, model.get_layer(conv).output).predict(faces, verbose=0)
+        layer = model.get_layer(bn)
+        np.testing.assert_allclose(layer.moving_mean.numpy(), x.mean(axis=(0, 1, 2)), atol=0.05 * x.std())
+        np.testing.assert_allclose(layer.moving_variance.numpy(), x.var(axis=(0, 1, 2)), rtol=0.1)
+
+
+def test_batchnorm_recalibration_errors_leave_the_model_as_it_was():
+    from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
+
+    model = create_model("seed_cnn_tiny")
+    bn = model.get_layer("block1_bn1")
+    faces = np.zeros((2, 48, 48, 1), np.uint8)
     with pytest.raises(ValueError, match="at least one image"):
-        recalibrate_batchnorm(model, x_train[:0])
+        recalibrate_batchnorm(model, faces[:0])
+    with pytest.raises(ValueError):  # the second batch is not an image: the forward pass fails
+        recalibrate_batchnorm(model, [faces[0] + 50, np.zeros((48,), np.uint8)], batch_size=1)
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), 0.0)  # not left half-recomputed
+    assert bn.momentum == 0.99
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)], name="plain")
     with pytest.raises(ValueError, match="no BatchNormalization"):
         recalibrate_batchnorm(plain, np.zeros((2, 4)))
+    noisy = keras.Sequential(
+        [keras.Input((4,)), keras.layers.GaussianNoise(0.1), keras.layers.BatchNormalization()], name="noisy"
+    )
+    with pytest.raises(ValueError, match="random in training mode"):
+        recalibrate_batchnorm(noisy, np.zeros((2, 4)))
