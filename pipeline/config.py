@@ -34,6 +34,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     class_weight: str = "none"  # none | balanced | sqrt
     ema_momentum: float | None = None  # average the weights (Polyak/EMA); validate and save the average
+    recalibrate_batchnorm: int = 0  # before each validation, BatchNorm statistics from N unaugmented training faces
     # --- augmentation (random layers applied in tf.data) ---
     augment: bool = True
     flip: bool = True
@@ -116,6 +117,8 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
             raise ValueError(f"{name} must be one of {allowed}, got {getattr(config, name)!r}")
     if config.epochs < 1 or config.batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
+    if config.recalibrate_batchnorm < 0:
+        raise ValueError(f"recalibrate_batchnorm is a number of faces >= 0, got {config.recalibrate_batchnorm}")
     if not 0.0 <= config.erasing <= 1.0:
         raise ValueError(f"erasing is a probability in [0, 1], got {config.erasing}")
     if config.ema_momentum is not None and not 0.0 < config.ema_momentum < 1.0:

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from export.predictors import KerasPredictor, predict_in_batches
 from model_zoo import CLASS_NAMES, create_model
+from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
 from model_zoo.precision import cpu_has_bfloat16, dtype_policy, float32_copy
 from pipeline.atomic_files import save_model_atomic, write_text_atomic
 from pipeline.config import PRESETS, TrainConfig, add_config_arguments, resolve_config
@@ -167,6 +168,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
         ),
         EpochThroughput(n_train),
         *_ema_callbacks(config),
+        *_recalibration_callbacks(config, splits["train"], strategy),
         checkpoint,
         keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
         keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False, profile_batch=0),
@@ -198,6 +200,45 @@ def _ema_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
     # from the end of each epoch; training and BackupAndRestore (earlier in the
     # list, so its epoch-end backup holds the raw weights) see the raw ones.
     return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum is not None else []
+
+
+def _recalibration_callbacks(config: TrainConfig, train_ds, strategy) -> list[keras.callbacks.Callback]:
+    if not config.recalibrate_batchnorm:
+        return []
+    if strategy.num_replicas_in_sync > 1:
+        raise ValueError("--recalibrate-batchnorm works with one device only; use fer-export --recalibrate-batchnorm")
+    images, _ = dataset_to_arrays(train_ds)
+    pick = np.random.default_rng(config.seed).permutation(len(images))[: config.recalibrate_batchnorm]
+    return [BatchNormRecalibration(images[pick])]
+
+
+class BatchNormRecalibration(keras.callbacks.Callback):
+    """Recompute BatchNorm statistics on unaugmented training faces before each validation.
+
+    Statistics tracked during training follow the augmented faces; validation, the best
+    checkpoint and model.keras then see the statistics of the faces they will be served
+    (see ``model_zoo.batchnorm_recalibration``). After ``SwapEMAWeights`` in the callback
+    list, they are computed for the averaged weights. Training itself never reads them.
+    """
+
+    def __init__(self, images: np.ndarray):
+        super().__init__()
+        self.images = images
+        self._done_this_epoch = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._done_this_epoch = False
+
+    def on_test_begin(self, logs=None):
+        self._recalibrate()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._recalibrate()  # without a validation split: still before the checkpoint
+
+    def _recalibrate(self):
+        if not self._done_this_epoch:
+            recalibrate_batchnorm(self.model, self.images)
+            self._done_this_epoch = True
 
 
 class BestCheckpoint(keras.callbacks.Callback):

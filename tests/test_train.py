@@ -198,6 +198,36 @@ def test_weight_averaging_validates_and_keeps_the_averaged_weights(tmp_path, fer
             resolve_config("ship", bad)
 
 
+def test_batchnorm_recalibration_before_each_validation(tmp_path, fer_csv, data_dir):
+    from model_zoo import load_model
+    from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
+    from pipeline.fer2013_dataset import load_fer2013
+    from pipeline.input_pipeline import dataset_to_arrays
+    from pipeline.train import train
+
+    config = resolve_config(
+        "smoke",
+        {"data": str(fer_csv), "data_dir": str(data_dir), "verbose": 0, "epochs": 3, "recalibrate_batchnorm": 64},
+    )
+    config.ema_momentum = 0.9  # statistics for the averaged weights, not the raw ones
+    metrics = train(config, tmp_path / "recalibrated")
+    with open(tmp_path / "recalibrated" / "history.csv", newline="") as f:
+        best_in_history = max(float(row["val_accuracy"]) for row in csv.DictReader(f))
+    assert metrics["splits"]["validation"]["accuracy"] == pytest.approx(best_in_history, abs=1e-6)
+    # The kept models carry the statistics of their own weights on the 64 chosen training faces.
+    images, _ = dataset_to_arrays(load_fer2013(fer_csv, data_dir).split("train"))
+    faces = images[np.random.default_rng(config.seed).permutation(len(images))[:64]]
+    for name in ("best.keras", "model.keras"):
+        model = load_model(tmp_path / "recalibrated" / name)
+        saved = [layer.moving_variance.numpy() for layer in model.layers if "bn" in layer.name]
+        recalibrate_batchnorm(model, faces)
+        again = [layer.moving_variance.numpy() for layer in model.layers if "bn" in layer.name]
+        for a, b in zip(saved, again):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="number of faces >= 0"):
+        resolve_config("ship", {"recalibrate_batchnorm": -1})
+
+
 def test_mixed_bfloat16_training_saves_float32_models(tmp_path, fer_csv, data_dir):
     import keras
     import numpy as np
