@@ -49,10 +49,10 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
     batchnorms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
     if not batchnorms:
         raise ValueError(f"{model.name} has no BatchNormalization layer: there is nothing to recalibrate")
-    random = [layer.name for layer in layers if isinstance(layer, _RANDOM_LAYERS) or _is_random_preprocessing(layer)]
-    if random:
+    noisy = [layer.name for layer in layers if isinstance(layer, _RANDOM_LAYERS) or _is_random_preprocessing(layer)]
+    if noisy:
         raise ValueError(
-            f"{model.name} has layers that are random in training mode ({', '.join(random)}): the statistics "
+            f"{model.name} has layers that are random in training mode ({', '.join(noisy)}): the statistics "
             "would include their noise. Recalibrate a model without them (augment outside the model)."
         )
     dropouts = [layer for layer in layers if isinstance(layer, keras.layers.Dropout)]
