@@ -230,7 +230,6 @@ def test_batchnorm_recalibration_before_each_validation(tmp_path, fer_csv, data_
 
 def test_mixed_bfloat16_training_saves_float32_models(tmp_path, fer_csv, data_dir):
     import keras
-    import numpy as np
 
     from model_zoo import create_model, load_model
     from model_zoo.precision import dtype_policy, float32_copy
