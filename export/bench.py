@@ -1,8 +1,6 @@
-"""``fer-bench``: compare Keras, SavedModel and the TFLite variants on the same faces.
+"""The benchmark behind ``fer-bench`` (``export.cli.bench``): every backend of an export on the same faces.
 
-    fer-bench --data ../shared/data/fer2013 --json bench.json --plot bench.png
-
-For each backend and thread count, in a fresh process (thread pools and peak
+For each backend of the artifact table and thread count, in a fresh process (thread pools and peak
 memory are per process): load time; batch-1 latency p50/p90/p99 over
 ``--iterations`` calls after ``--warmup`` calls; batch-64 throughput; file size;
 peak resident memory; and accuracy on ``--split`` when ``--data`` is given.
@@ -11,7 +9,6 @@ Every backend gets the same inputs. Prints a table and writes JSON and a bar cha
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -23,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.layout import VARIANTS, tflite_filename
-
-BACKENDS = ("keras_call", "keras_predict_on_batch", "saved_model") + tuple(f"tflite_{v}" for v in VARIANTS)
+from model_zoo.artifacts import BACKENDS, artifact, artifact_path
 RESULT_FIELDS = (
     "backend",
     "threads",
@@ -44,26 +39,7 @@ RESULT_FIELDS = (
     "e2e_faces",
     "e2e_naive_faces",
 )
-# The recognizer backend that runs the same artifact as a bench backend (keras_call has none:
-# the recognizer never runs Keras eagerly).
-RECOGNIZER_BACKENDS = {
-    "keras_predict_on_batch": "keras",
-    "saved_model": "saved_model",
-    "tflite_float32": "tflite-fp32",
-    "tflite_float16": "tflite-fp16",
-    "tflite_dynamic": "tflite-dynamic",
-    "tflite_int8": "tflite-int8",
-}
-E2E_FRAME_IMAGE = Path(__file__).resolve().parents[1] / "serving_demo" / "examples" / "astronaut.jpg"
-
-
-def artifact_path(artifacts: Path, backend: str) -> Path:
-    """The file or directory a backend runs from."""
-    if backend.startswith("keras"):
-        return artifacts / "model.keras"
-    if backend == "saved_model":
-        return artifacts / "saved_model"
-    return artifacts / tflite_filename(backend.removeprefix("tflite_"))
+E2E_FRAME_PHOTO = "astronaut.jpg"  # one of serving_demo's example photos: one frontal face
 
 
 def _size_megabytes(path: Path) -> float:
@@ -72,28 +48,15 @@ def _size_megabytes(path: Path) -> float:
 
 
 def _load_backend(artifacts: Path, backend: str, threads: int):
-    """(predict function for uint8 faces, object kept alive) for ``backend``, with ``threads`` CPU threads."""
-    path = artifact_path(artifacts, backend)
-    if backend.startswith("tflite"):
-        from export.predictors import TFLitePredictor
+    """The predictor of ``backend`` with ``threads`` CPU threads (TensorFlow's pools for the non-TFLite ones)."""
+    from fer_runtime.predictors import load_backend
 
-        predictor = TFLitePredictor(path, num_threads=threads)
-        return predictor.predict, predictor
-    import tensorflow as tf
+    if artifact(backend).kind != "tflite":
+        import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-    if backend == "saved_model":
-        from export.predictors import SavedModelPredictor
-
-        predictor = SavedModelPredictor(path)
-        return predictor.predict, predictor
-    from model_zoo import load_model
-
-    model = load_model(path)
-    if backend == "keras_call":
-        return (lambda x: np.asarray(model(x, training=False))), model
-    return (lambda x: np.asarray(model.predict_on_batch(x))), model
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    return load_backend(artifacts, backend, num_threads=threads)
 
 
 def measure_backend(
@@ -108,7 +71,7 @@ def measure_backend(
 ) -> dict:
     """Measure one backend in this process (see the module docstring for what)."""
     started = time.perf_counter()
-    predict, _keep = _load_backend(artifacts, backend, threads)
+    predict = _load_backend(artifacts, backend, threads).predict
     predict(faces[:1])  # the first call allocates and traces: part of loading
     load_seconds = time.perf_counter() - started
     for i in range(warmup):
@@ -150,10 +113,12 @@ def end_to_end_frame() -> np.ndarray:
     """A 640x480 RGB frame with one real face (the shipped example photo on a gray background)."""
     import cv2
 
+    from serving_demo import EXAMPLES_DIR
     from serving_demo.image_io import load_image
 
     frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[:, 64:576] = cv2.resize(load_image(E2E_FRAME_IMAGE), (512, 480), interpolation=cv2.INTER_AREA)
+    photo = load_image(EXAMPLES_DIR / E2E_FRAME_PHOTO)
+    frame[:, 64:576] = cv2.resize(photo, (512, 480), interpolation=cv2.INTER_AREA)
     return frame
 
 
@@ -170,7 +135,7 @@ def measure_end_to_end(artifacts: Path, backend: str, threads: int, frame: np.nd
     from serving_demo.recognizer import EmotionRecognizer
 
     cv2.setNumThreads(threads)
-    recognizer = EmotionRecognizer(artifacts, backend=RECOGNIZER_BACKENDS[backend], num_threads=threads)
+    recognizer = EmotionRecognizer(artifacts, backend=backend, num_threads=threads)
     naive = FaceDetector(scale_factor=1.1, min_neighbors=5, min_size=0, detect_width=None)
     timings: dict[str, list[float]] = {"fast": [], "naive": []}
     faces = {}
@@ -222,6 +187,7 @@ def run_bench(
         RuntimeError: if a measurement process fails (its error output is included).
     """
     artifacts = Path(artifacts)
+    backends = tuple(artifact(b).backend for b in backends)  # older names accepted
     for backend in backends:
         if not artifact_path(artifacts, backend).exists():
             raise FileNotFoundError(f"{artifact_path(artifacts, backend)} is missing; run fer-export first")
@@ -232,7 +198,7 @@ def run_bench(
         np.savez(inputs, **arrays)
         for backend in backends:
             for n in threads:
-                command = [sys.executable, "-m", "export.bench", "--worker", backend, "--threads", str(n),
+                command = [sys.executable, "-m", "export.cli.bench", "--worker", backend, "--threads", str(n),
                            "--inputs", str(inputs), "--artifacts", str(artifacts), "--iterations", str(iterations),
                            "--warmup", str(warmup), "--batch-runs", str(batch_runs),
                            "--e2e-iterations", str(e2e_iterations)]  # fmt: skip
@@ -273,7 +239,7 @@ def format_table(results: list[dict]) -> str:
             ratios = [
                 f"{b}: {by_backend['saved_model']['latency_ms_p50'] / r['latency_ms_p50']:.1f}x"
                 for b, r in by_backend.items()
-                if b.startswith("tflite")
+                if artifact(b).kind == "tflite"
             ]
             if ratios:
                 lines.append(f"SavedModel p50 / TFLite p50 at {n} thread(s): " + ", ".join(ratios))
@@ -335,92 +301,3 @@ def _peak_rss_megabytes() -> float:
 
 def _project_root() -> str:
     return str(Path(__file__).resolve().parents[1])
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point of ``fer-bench``; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="fer-bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--artifacts", help="a fer-export output directory (default: the shipped pretrained model)")
-    parser.add_argument("--data", help="FER2013 data: measure accuracy and use real faces as inputs")
-    parser.add_argument("--data-dir", help="prepared-dataset cache")
-    parser.add_argument("--split", default="validation")
-    parser.add_argument("--limit", type=int, default=100_000, help="at most this many faces for accuracy")
-    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--iterations", type=int, default=300, help="timed batch-1 calls (after warm-up)")
-    parser.add_argument("--warmup", type=int, default=30)
-    parser.add_argument("--batch-runs", type=int, default=20, help="timed batch-64 calls")
-    parser.add_argument(
-        "--e2e-iterations",
-        type=int,
-        default=50,
-        help="timed end-to-end 640x480 frames (detect + classify + draw), per backend; 0 skips them",
-    )
-    parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--plot", help="write a bar chart PNG here")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: measure one backend in this process
-    parser.add_argument("--inputs", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        inputs = np.load(args.inputs)
-        labels = inputs["labels"] if "labels" in inputs else None
-        result = measure_backend(
-            Path(args.artifacts),
-            args.worker,
-            args.threads[0],
-            inputs["faces"],
-            labels,
-            args.iterations,
-            args.warmup,
-            args.batch_runs,
-        )
-        if args.e2e_iterations and args.worker in RECOGNIZER_BACKENDS:
-            result |= measure_end_to_end(
-                Path(args.artifacts), args.worker, args.threads[0], inputs["frame"], args.e2e_iterations
-            )
-        print(json.dumps(result))
-        return 0
-    try:
-        if not args.artifacts:
-            # Imported here: the model_zoo package pulls in TensorFlow, which must stay out of
-            # the TFLite workers (their peak memory is measured).
-            from model_zoo.pretrained import pretrained_artifacts_dir
-
-            args.artifacts = str(pretrained_artifacts_dir())
-        faces, labels = load_bench_inputs(args.data, args.split, args.limit, args.data_dir)
-        results = run_bench(
-            args.artifacts,
-            faces,
-            labels,
-            tuple(args.backends),
-            tuple(args.threads),
-            args.iterations,
-            args.warmup,
-            args.batch_runs,
-            args.e2e_iterations,
-        )
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
-        print(f"fer-bench: error: {e}", file=sys.stderr)
-        return 2
-    print(format_table(results))
-    record = {
-        "artifacts": str(args.artifacts),
-        "data": args.data,
-        "split": args.split if args.data else None,
-        "faces": int(len(faces)),
-        "cpu_count": os.cpu_count(),
-        "results": results,
-    }
-    if args.json:
-        Path(args.json).write_text(json.dumps(record, indent=2))
-        print(f"wrote {args.json}")
-    if args.plot:
-        plot_results(results, args.plot)
-        print(f"wrote {args.plot}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,44 +1,39 @@
-"""``fer-export``: SavedModel, ``.keras`` and four TFLite variants from one trained model, behind a parity gate.
+"""SavedModel, ``.keras`` and four TFLite variants from one trained model, behind a parity gate.
 
-    fer-export runs/ship --out artifacts/ship
-    fer-export model.keras --out artifacts/x --data ../shared/data/fer2013
-    fer-export runs/ship2 --out artifacts/ship2 --recalibrate-batchnorm all   # BatchNorm stats on clean faces
-
-The output directory holds ``model.keras``, ``saved_model/``, ``model_float32.tflite``,
-``model_float16.tflite``, ``model_dynamic.tflite``, ``model_int8.tflite``, ``labels.txt``,
-``metadata.json``, ``parity_report.json`` and ``manifest.json`` (size and sha256 of every
+The output directory holds every file of the artifact table (``model_zoo.artifacts``:
+``model.keras``, ``saved_model/``, ``model_float32.tflite``, ``model_float16.tflite``,
+``model_dynamic.tflite``, ``model_int8.tflite``), ``labels.txt``, ``metadata.json``,
+``parity_report.json`` (by backend name) and ``manifest.json`` (size and sha256 of every
 file). The export is written beside the target and moved into place at the end, so an
-interrupted export never leaves a half-written directory. If any artifact fails the parity
-gate, the command exits 1; the report is saved either way.
+interrupted export never leaves a half-written directory. The command is ``fer-export``
+(``export.cli.export``).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import os
-import platform
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from export.layout import FACES_SIGNATURE, QUANTIZED_VARIANTS, SERVING_SIGNATURE, VARIANTS, tflite_filename
-from export.parity import ParityThresholds, format_parity_report, parity_report
-from export.predictors import KerasPredictor, SavedModelPredictor, TFLitePredictor, predict_in_batches
+from export.parity import ParityThresholds, parity_report
 from export.saved_model import export_saved_model
 from export.tflite_convert import convert_to_tflite
-from model_zoo import CLASS_NAMES, load_model
+from fer_runtime.predictors import KerasPredictor, SavedModelPredictor, TFLitePredictor, predict_in_batches
+from model_zoo.artifacts import ARTIFACTS, FACES_SIGNATURE, SERVING_SIGNATURE, TFLITE_ARTIFACTS, artifact
 from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
+from model_zoo.constants import CLASS_NAMES, FACE_SHAPE, NUM_CLASSES, write_labels
 from model_zoo.flip_averaging import with_flip_averaging
+from model_zoo.loading import load_model
+from pipeline.run_metadata import environment
 
 log = logging.getLogger("fer-export")
 
@@ -186,21 +181,22 @@ def export_all(
         if flip_average:
             model = with_flip_averaging(model)
         # Saved again uncompiled: the checkpoint's optimizer state would triple the file for nothing.
-        model.save(staging / "model.keras")
-        export_saved_model(model, staging / "saved_model")
-        (staging / "labels.txt").write_text("\n".join(CLASS_NAMES) + "\n")
+        model.save(staging / artifact("keras").file)
+        saved_model_dir = staging / artifact("saved_model").file
+        export_saved_model(model, saved_model_dir)
+        write_labels(staging)
 
         reference = predict_in_batches(KerasPredictor(model), parity_images)
-        probs = {"saved_model": predict_in_batches(SavedModelPredictor(staging / "saved_model"), parity_images)}
-        kinds = {f"tflite_{v}": "int8" for v in QUANTIZED_VARIANTS} | {"tflite_float16": "float16"}
+        probs = {"saved_model": predict_in_batches(SavedModelPredictor(saved_model_dir), parity_images)}
+        kinds = {a.backend: a.parity for a in ARTIFACTS}
         report = parity_report(reference, probs, parity_labels, kinds, thresholds)
         if report["passed"]:
-            for variant in VARIANTS:
-                log.info("Converting to TFLite %s", variant)
-                flatbuffer = convert_to_tflite(staging / "saved_model", variant, representative_images)
-                (staging / tflite_filename(variant)).write_bytes(flatbuffer)
-                predictor = TFLitePredictor(staging / tflite_filename(variant))
-                probs[f"tflite_{variant}"] = predict_in_batches(predictor, parity_images)
+            for entry in TFLITE_ARTIFACTS:
+                log.info("Converting to %s", entry.description)
+                flatbuffer = convert_to_tflite(saved_model_dir, entry.tflite_variant, representative_images)
+                (staging / entry.file).write_bytes(flatbuffer)
+                predictor = TFLitePredictor(staging / entry.file, name=entry.backend)
+                probs[entry.backend] = predict_in_batches(predictor, parity_images)
             report = parity_report(reference, probs, parity_labels, kinds, thresholds)
         else:
             # TFLite is converted from the SavedModel and would inherit its error;
@@ -209,7 +205,7 @@ def export_all(
         report["representative_examples"] = int(len(representative_images))
         (staging / "parity_report.json").write_text(json.dumps(report, indent=2))
         metadata = _metadata(
-            staging / "model.keras",
+            staging / artifact("keras").file,
             model,
             report,
             {"flip_averaged": flip_average, "batchnorm_recalibration": recalibration} | (extra_metadata or {}),
@@ -227,27 +223,25 @@ def export_all(
 
 
 def _metadata(keras_path: Path, model: keras.Model, report: dict, extra: dict) -> dict:
-    packages = {}
-    for name in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "ai-edge-litert", "tensorflow-datasets"):
-        try:
-            packages[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            continue
+    env = environment()
+    height, width, channels = FACE_SHAPE
+    face_input = f"uint8 (N, {height}, {width}, {channels}) gray faces"
     return {
         "class_names": list(CLASS_NAMES),
         "source_model": {"name": model.name, "sha256_of_model.keras": _sha256(keras_path)},
         "exported": datetime.now(UTC).isoformat(timespec="seconds"),
+        "backends": {a.backend: a.file for a in ARTIFACTS},
         "inputs": {
             "model.keras": "uint8 (N, H, W, 1 or 3), any H and W; preprocessing is in the graph",
             f"saved_model ({SERVING_SIGNATURE})": "images: uint8 (N, H, W, C), C = 1 or 3, any H and W",
-            f"saved_model ({FACES_SIGNATURE})": "faces: uint8 (N, 48, 48, 1)",
-            "model_*.tflite": "uint8 (N, 48, 48, 1) gray faces; resize_tensor_input changes N",
+            f"saved_model ({FACES_SIGNATURE})": f"faces: {face_input}",
+            "model_*.tflite": f"{face_input}; resize_tensor_input changes N",
         },
-        "outputs": "probabilities of the 7 classes in labels.txt order; float32, or uint8 with scale 1/256 "
-        "for model_int8.tflite",
+        "outputs": f"probabilities of the {NUM_CLASSES} classes in labels.txt order; float32, or uint8 with "
+        f"scale 1/256 for {artifact('tflite-int8').file}",
         "parity_passed": report["passed"],
-        "python": platform.python_version(),
-        "packages": packages,
+        "python": env["python"],
+        "packages": env["packages"],
         **extra,
     }
 
@@ -258,101 +252,11 @@ def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> flo
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _write_manifest(directory: Path) -> None:
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     manifest = {str(p.relative_to(directory)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
-
-
-def _count_or_all(text: str) -> int | None:
-    """``--recalibrate-batchnorm``'s value: a number of faces >= 0, or None for "all"."""
-    if text.strip().lower() == "all":
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of faces >= 0 or 'all', got {text!r}")
-    return value
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point of ``fer-export``; returns 0, 1 (parity gate failed) or 2 (bad input)."""
-    parser = argparse.ArgumentParser(
-        prog="fer-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("model", help="a .keras file or a run directory of fer-train")
-    parser.add_argument("--out", required=True, help="output directory")
-    parser.add_argument(
-        "--data",
-        help="FER2013 data for the parity gate and int8 calibration (default: the run directory's training data)",
-    )
-    parser.add_argument("--data-dir", help="prepared-dataset cache")
-    parser.add_argument("--parity-examples", type=int, default=1000, help="validation faces the gate runs on")
-    parser.add_argument(
-        "--representative-examples", type=int, default=500, help="training faces that calibrate the int8 model"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
-    parser.add_argument(
-        "--flip-average",
-        action="store_true",
-        help="average each face's probabilities with its mirror image's (test-time augmentation, 2x the compute)",
-    )
-    parser.add_argument(
-        "--recalibrate-batchnorm",
-        type=_count_or_all,
-        default=0,
-        metavar="N|all",
-        help="recompute the BatchNorm statistics on N unaugmented training faces (or all) before exporting: "
-        "they were measured on augmented faces; 0 keeps them",
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("absl").setLevel(logging.ERROR)
-    try:
-        model_path, run_config = resolve_model_path(args.model)
-        data = args.data or (run_config or {}).get("data")
-        if not data:
-            raise ValueError("No data for the parity gate: pass --data PATH (FER2013 CSV or image folders)")
-        data_dir = args.data_dir or (run_config or {}).get("data_dir")
-        faces = load_export_data(
-            data, data_dir, args.parity_examples, args.representative_examples, args.recalibrate_batchnorm
-        )
-        result = export_all(
-            model_path,
-            args.out,
-            faces.parity_images,
-            faces.parity_labels,
-            faces.representative_images,
-            overwrite=args.overwrite,
-            flip_average=args.flip_average,
-            recalibration_images=faces.recalibration_images,
-            extra_metadata={
-                "source_model_path": str(model_path),  # as given: no host-specific absolute path
-                "dataset": {
-                    "source": str(data),
-                    "parity_split": faces.parity_split,
-                    "parity_examples": len(faces.parity_labels),
-                    "representative_examples": len(faces.representative_images),
-                },
-                "training_config": run_config,
-            },
-        )
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"fer-export: error: {e}", file=sys.stderr)
-        return 2
-    print(format_parity_report(result.report))
-    print(f"Artifacts in {result.out_dir} (parity report: {result.out_dir / 'parity_report.json'})")
-    return 0 if result.passed else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,7 +13,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from export.layout import FACES_SIGNATURE, OUTPUT_KEY, SERVING_SIGNATURE
+from model_zoo.artifacts import FACES_SIGNATURE, OUTPUT_KEY, SERVING_SIGNATURE
+from model_zoo.constants import FACE_SHAPE
 
 
 def export_saved_model(model: keras.Model, out_dir: str | Path) -> Path:
@@ -36,7 +37,7 @@ def export_saved_model(model: keras.Model, out_dir: str | Path) -> Path:
     archive.add_endpoint(
         FACES_SIGNATURE,
         lambda faces: {OUTPUT_KEY: model(faces, training=False)},
-        input_signature=[tf.TensorSpec((None, 48, 48, 1), tf.uint8, name="faces")],
+        input_signature=[tf.TensorSpec((None, *FACE_SHAPE), tf.uint8, name="faces")],
     )
     archive.write_out(str(out_dir), verbose=False)
     return Path(out_dir)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from export.layout import FACES_SIGNATURE, VARIANTS
+from model_zoo.artifacts import FACES_SIGNATURE, TFLITE_VARIANTS
 
 
 def convert_to_tflite(
@@ -21,7 +21,7 @@ def convert_to_tflite(
 
     Args:
         saved_model_dir: A SavedModel written by ``export_saved_model``.
-        variant: One of ``VARIANTS``.
+        variant: One of ``TFLITE_VARIANTS``.
         representative_faces: uint8 (N, 48, 48, 1) real training faces; required for ``int8``,
             which calibrates its activation ranges on them.
 
@@ -31,8 +31,8 @@ def convert_to_tflite(
     Raises:
         ValueError: on an unknown variant, or ``int8`` without representative faces.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"Unknown TFLite variant {variant!r}; choose from {VARIANTS}")
+    if variant not in TFLITE_VARIANTS:
+        raise ValueError(f"Unknown TFLite variant {variant!r}; choose from {TFLITE_VARIANTS}")
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=[FACES_SIGNATURE])
     if variant != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

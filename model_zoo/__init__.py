@@ -1,17 +1,34 @@
-"""Model architectures and the in-graph preprocessing they share."""
+"""Model architectures, the in-graph preprocessing they share, and the facts every layer uses.
 
-from model_zoo import seed_cnn as _seed_cnn  # noqa: F401  (registers the builders)
-from model_zoo.loading import load_model
-from model_zoo.preprocessing import FacePreprocessing
+Importing this package (or ``model_zoo.constants``, ``model_zoo.artifacts``,
+``model_zoo.pretrained``) does not import TensorFlow: the names that need it load on
+first use, so a TFLite-only process stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from model_zoo.constants import CLASS_NAMES, FACE_SIZE, NUM_CLASSES
 from model_zoo.registry import create_model, list_models, register_model
 
-CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
+# Names that import Keras, loaded on first access (PEP 562).
+_LAZY = {"load_model": "model_zoo.loading", "FacePreprocessing": "model_zoo.preprocessing"}
 
 __all__ = [
     "CLASS_NAMES",
+    "FACE_SIZE",
+    "NUM_CLASSES",
     "FacePreprocessing",
     "create_model",
     "list_models",
     "load_model",
     "register_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'model_zoo' has no attribute {name!r}")

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
+if TYPE_CHECKING:
+    import keras
 
-from pipeline.config import PRECISIONS
+# Keras dtype policies fer-train and fer-tune accept.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 # CPU flags (as /proc/cpuinfo spells them) of native bfloat16 arithmetic.
 BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -52,6 +55,8 @@ def dtype_policy(name: str) -> Iterator[None]:
     """
     if name not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {name!r}")
+    import keras  # here: the precision names above are read by --help, which must not load TensorFlow
+
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(name)
     try:
@@ -69,6 +74,8 @@ def float32_copy(model: keras.Model) -> keras.Model:
     Args:
         model: A functional zoo model (not a nested one).
     """
+    import keras
+
     if all(layer.dtype_policy.name == "float32" for layer in model.layers):
         return model
     config = model.get_config()

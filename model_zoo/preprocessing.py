@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from model_zoo.constants import FACE_SIZE
+
 # ITU-R BT.601 luma weights, the same ones OpenCV's and PIL's RGB->gray use.
 _LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
@@ -36,7 +38,7 @@ class FacePreprocessing(keras.layers.Layer):
         width: Output width in pixels.
     """
 
-    def __init__(self, height: int = 48, width: int = 48, **kwargs):
+    def __init__(self, height: int = FACE_SIZE, width: int = FACE_SIZE, **kwargs):
         super().__init__(**kwargs)
         self.height = int(height)
         self.width = int(width)

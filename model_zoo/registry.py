@@ -1,11 +1,21 @@
-"""A registry of model builders: ``create_model(name, **kwargs)`` and ``list_models()``."""
+"""A registry of model builders: ``create_model(name, **kwargs)`` and ``list_models()``.
+
+Builders import Keras when they are called, not when they are registered, so listing the
+models (for ``--help`` and argument checks) costs no TensorFlow import.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import keras
+if TYPE_CHECKING:
+    import keras
+
+# Modules whose builders are registered on first use of the registry.
+ARCHITECTURE_MODULES = ("model_zoo.seed_cnn",)
 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {}
 
@@ -16,8 +26,14 @@ def register_model(fn: Callable[..., keras.Model]) -> Callable[..., keras.Model]
     return fn
 
 
+def _load_architectures() -> None:
+    for module in ARCHITECTURE_MODULES:
+        importlib.import_module(module)
+
+
 def list_models(pattern: str = "*") -> list[str]:
     """Names of the registered models that match the shell-style ``pattern``, sorted."""
+    _load_architectures()
     return sorted(name for name in _BUILDERS if fnmatch.fnmatch(name, pattern))
 
 
@@ -27,6 +43,7 @@ def create_model(name: str, **kwargs) -> keras.Model:
     Raises:
         ValueError: if no model of that name is registered.
     """
+    _load_architectures()
     try:
         builder = _BUILDERS[name]
     except KeyError:

@@ -18,14 +18,13 @@ handles, and int8 agrees on 99 %+.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import keras
-
-from model_zoo.preprocessing import FacePreprocessing
+from model_zoo.constants import FACE_SIZE, NUM_CLASSES
 from model_zoo.registry import register_model
 
-FACE_SIZE = 48
-NUM_CLASSES = 7
+if TYPE_CHECKING:
+    import keras
 
 
 @register_model
@@ -55,6 +54,10 @@ def seed_cnn(
     Returns:
         An uncompiled ``keras.Model`` mapping uint8 images to class probabilities.
     """
+    import keras  # here, not at the top: registering and listing models needs no TensorFlow
+
+    from model_zoo.preprocessing import FacePreprocessing
+
     # === Layers ===
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
 

@@ -1,57 +1,89 @@
-"""Training configuration: one dataclass, named presets, and command-line overrides."""
+"""Training configuration: one dataclass, named presets, and command-line overrides.
+
+Each field's help text lives in its metadata, so ``fer-train --help`` (and ``fer-tune``'s
+generated options) describe every option from this one place. Nothing here imports TensorFlow.
+"""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import dataclasses
 import json
+import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Keras dtype policies fer-train and fer-tune accept (see model_zoo.precision).
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+from model_zoo.precision import PRECISIONS
+from model_zoo.registry import list_models
+
+
+def option(default: Any = None, help: str = "", **kwargs) -> Any:  # noqa: A002  (argparse's word)
+    """A dataclass field whose metadata holds its command-line help text."""
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help, **kwargs})
+    return field(default=default, metadata={"help": help, **kwargs})
 
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a training run. Written into every run directory."""
+    """Everything that decides a training run. Written into every run directory as ``config.json``."""
 
     # --- data ---
-    data: str | None = None  # FER2013 CSV / .csv.gz / directory; required
-    data_dir: str | None = None  # prepared-dataset cache (default $FER_DATA_DIR or ~/tensorflow_datasets)
-    skip_bad_rows: bool = False
-    max_train_examples: int | None = None  # take only the first N training examples (smoke runs)
-    max_eval_examples: int | None = None  # likewise for validation and test
+    data: str | None = option(None, "FER2013 CSV, .csv.gz or image-folder directory (required)", metavar="PATH")
+    data_dir: str | None = option(
+        None, "prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)", metavar="DIR"
+    )
+    skip_bad_rows: bool = option(False, "skip malformed rows (reporting how many and why) instead of stopping")
+    max_train_examples: int | None = option(None, "train on the first N training examples only (smoke runs)")
+    max_eval_examples: int | None = option(None, "use the first N examples of validation and test only")
     # --- model ---
-    model: str = "seed_cnn"
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    model: str = option("seed_cnn", "architecture, a registered model of the zoo")
+    model_kwargs: dict[str, Any] = option({}, "arguments of the model builder as JSON, e.g. '{\"l2\": 1e-4}'")
     # --- optimisation ---
-    epochs: int = 25
-    batch_size: int = 64
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"  # constant | cosine
-    warmup_epochs: int = 0
-    label_smoothing: float = 0.0
-    class_weight: str = "none"  # none | balanced | sqrt
-    ema_momentum: float | None = None  # average the weights (Polyak/EMA); validate and save the average
-    recalibrate_batchnorm: int = 0  # before each validation, BatchNorm statistics from N unaugmented training faces
+    epochs: int = option(25, "training epochs")
+    batch_size: int = option(64, "examples per training step")
+    learning_rate: float = option(1e-3, "Adam's (peak) learning rate")
+    lr_schedule: str = option("constant", "learning-rate schedule", choices=("constant", "cosine"))
+    warmup_epochs: int = option(0, "epochs of linear warm-up before the cosine decay")
+    label_smoothing: float = option(0.0, "label smoothing of the cross-entropy (0 disables it)")
+    class_weight: str = option(
+        "none",
+        "per-class loss weights: none, balanced (inverse frequency) or sqrt",
+        choices=("none", "balanced", "sqrt"),
+    )
+    ema_momentum: float | None = option(
+        None, "average the weights (EMA, e.g. 0.999); validation and saved models use the average"
+    )
+    recalibrate_batchnorm: int = option(
+        0, "before each validation, recompute BatchNorm statistics on N unaugmented training faces (0: off)"
+    )
     # --- augmentation (random layers applied in tf.data) ---
-    augment: bool = True
-    flip: bool = True
-    rotation: float = 0.05  # fraction of a full turn (0.05 = +-18 degrees)
-    zoom: float = 0.1
-    translation: float = 0.1
-    contrast: float = 0.1
-    erasing: float = 0.0  # probability of covering a random rectangle (2-33 % of the face) with noise
+    augment: bool = option(True, "augment training images")
+    flip: bool = option(True, "random horizontal flips")
+    rotation: float = option(0.05, "random rotation, as a fraction of a full turn (0.05 = +-18 degrees)")
+    zoom: float = option(0.1, "random zoom factor")
+    translation: float = option(0.1, "random shift, as a fraction of the side")
+    contrast: float = option(0.1, "random contrast factor")
+    erasing: float = option(0.0, "probability of covering a random rectangle (2-33 %% of the face) with noise")
     # --- execution ---
-    seed: int = 42
-    strategy: str = "default"  # default | mirrored
-    precision: str = "float32"  # float32 | mixed_bfloat16 (CPUs with AVX512-BF16) | mixed_float16 (GPUs)
-    cpu_devices: int | None = None  # split the CPU into N logical devices (to test MirroredStrategy)
-    intra_op_threads: int | None = None  # None: every available core
-    inter_op_threads: int | None = None  # None: 2
-    backup_every_steps: int | None = 200  # also back up mid-epoch so a kill loses little; None: per epoch
-    verbose: int = 1
+    seed: int = option(42, "random seed (weights, shuffling, augmentation)")
+    strategy: str = option(
+        "default", "distribution: default (one device) or mirrored (all GPUs)", choices=("default", "mirrored")
+    )
+    precision: str = option(
+        "float32",
+        "compute precision: mixed_bfloat16 for CPUs with AVX512-BF16, mixed_float16 for GPUs",
+        choices=PRECISIONS,
+    )
+    cpu_devices: int | None = option(None, "split the CPU into N logical devices (to test mirrored)")
+    intra_op_threads: int | None = option(None, "threads one op may use; none: every available core")
+    inter_op_threads: int | None = option(None, "ops that may run at once; none: 2")
+    backup_every_steps: int | None = option(
+        200, "back up the training state every N steps as well as every epoch (none: per epoch only)"
+    )
+    verbose: int = option(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -90,12 +122,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-CHOICES = {
-    "lr_schedule": ("constant", "cosine"),
-    "class_weight": ("none", "balanced", "sqrt"),
-    "strategy": ("default", "mirrored"),
-    "precision": PRECISIONS,
-}
+
+def field_choices(name: str) -> tuple | None:
+    """The values a ``TrainConfig`` field accepts, where it has a fixed set (``model``: the registered models)."""
+    if name == "model":
+        return tuple(list_models())
+    return next(f.metadata.get("choices") for f in dataclasses.fields(TrainConfig) if f.name == name)
 
 
 def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -112,9 +144,10 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
     if unknown:
         raise ValueError(f"Unknown config field(s) {unknown}; known fields: {sorted(known)}")
     config = TrainConfig(**values)
-    for name, allowed in CHOICES.items():
-        if getattr(config, name) not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {getattr(config, name)!r}")
+    for f in dataclasses.fields(TrainConfig):
+        allowed = field_choices(f.name)
+        if allowed and getattr(config, f.name) not in allowed:
+            raise ValueError(f"{f.name} must be one of {allowed}, got {getattr(config, f.name)!r}")
     if config.epochs < 1 or config.batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
     if config.recalibrate_batchnorm < 0:
@@ -126,22 +159,63 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
     return config
 
 
-def add_config_arguments(parser) -> None:
-    """Add a ``--field-name`` option for every ``TrainConfig`` field to an argparse parser.
+def changed_settings(
+    saved: Mapping[str, Any], wanted: Mapping[str, Any], defaults: Mapping[str, Any], may_change: Iterable[str] = ()
+) -> list[str]:
+    """How ``wanted`` settings differ from ``saved`` ones, as ``"name: old -> new"`` lines.
 
-    Options default to "not given", so only what the user types overrides the preset.
+    Resuming a run or a search compares the settings it was started with to those it is
+    resumed with; a setting added to the program since counts as its default in ``saved``.
+
+    Args:
+        saved: The settings written when the run started.
+        wanted: The settings of this start.
+        defaults: The current defaults of every setting.
+        may_change: Settings that may differ between starts.
     """
-    import argparse
-    import typing
+    old = {**defaults, **saved}
+    names = sorted((set(old) | set(wanted)) - set(may_change))
+    return [f"{k}: {old.get(k)!r} -> {wanted.get(k)!r}" for k in names if old.get(k) != wanted.get(k)]
 
-    hints = typing.get_type_hints(TrainConfig)
-    group = parser.add_argument_group("config overrides (defaults come from the preset)")
-    for f in dataclasses.fields(TrainConfig):
+
+def add_dataclass_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    title: str,
+    defaults_note: Mapping[str, str] | None = None,
+    suppress_defaults: bool = False,
+    skip: Iterable[str] = (),
+) -> None:
+    """Add a ``--field-name`` option for every field of the dataclass ``cls``, with its metadata's help.
+
+    Args:
+        parser: The parser to extend.
+        cls: A dataclass whose fields were declared with ``option``.
+        title: The heading of the option group.
+        defaults_note: Extra text per field name, appended to its help (e.g. preset values).
+        suppress_defaults: Leave fields that are not given out of the parsed namespace (so that
+            only what the user typed overrides a preset); else each option defaults to the field's default.
+        skip: Fields that get no option.
+    """
+    hints = typing.get_type_hints(cls)
+    group = parser.add_argument_group(title)
+    skip = set(skip)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS if suppress_defaults else default}
+        choices = field_choices(f.name) if cls is TrainConfig else f.metadata.get("choices")
+        if choices:
+            kwargs["choices"] = choices
+        if "metavar" in f.metadata:
+            kwargs["metavar"] = f.metadata["metavar"]
+        shown = json.dumps(default) if isinstance(default, dict) else ("none" if default is None else default)
+        help_text = f"{f.metadata.get('help', '')} (default: {shown}"
+        note = (defaults_note or {}).get(f.name)
+        kwargs["help"] = help_text + (f"; {note})" if note else ")")
         flag = "--" + f.name.replace("_", "-")
         hint = hints[f.name]
-        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS}
-        if f.name in CHOICES:
-            kwargs["choices"] = CHOICES[f.name]
         if hint is bool:
             group.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
             continue
@@ -149,10 +223,39 @@ def add_config_arguments(parser) -> None:
         base = next(t for t in typing.get_args(hint) if t is not type(None)) if optional else hint
         if base in (int, float):
             kwargs["type"] = _optional(base) if optional else base
+            kwargs.setdefault("metavar", "N" if base is int else "X")
         elif typing.get_origin(base) is dict:
             kwargs["type"] = json.loads
             kwargs["metavar"] = "JSON"
         group.add_argument(flag, **kwargs)
+
+
+def preset_values_note() -> dict[str, str]:
+    """Per field, the presets that set it and to what: ``{"epochs": "preset ship: 80, smoke: 2"}``."""
+    notes: dict[str, list[str]] = {}
+    defaults = TrainConfig().to_dict()
+    for preset, values in PRESETS.items():
+        for name, value in values.items():
+            if value == defaults[name]:
+                continue
+            shown = json.dumps(value) if isinstance(value, dict) else ("none" if value is None else value)
+            notes.setdefault(name, []).append(f"{preset}: {shown}")
+    return {name: "preset " + ", ".join(items) for name, items in notes.items()}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add a ``--field-name`` option for every ``TrainConfig`` field to an argparse parser.
+
+    Options default to "not given", so only what the user types overrides the preset; each help
+    text gives the field's default and the presets that change it.
+    """
+    add_dataclass_arguments(
+        parser,
+        TrainConfig,
+        "configuration (each option overrides the preset)",
+        defaults_note=preset_values_note(),
+        suppress_defaults=True,
+    )
 
 
 def _optional(cast):

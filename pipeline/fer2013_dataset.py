@@ -17,9 +17,8 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from model_zoo.constants import CLASS_NAMES, FACE_SHAPE
 from pipeline.fer2013_sources import (
-    CLASS_NAMES,
-    IMAGE_SIZE,
     WHERE_TO_GET_IT,
     Fer2013Source,
     find_source,
@@ -60,7 +59,7 @@ class Fer2013(tfds.core.GeneratorBasedBuilder):
             description="FER2013 facial expressions (ICML 2013 representation learning challenge).",
             features=tfds.features.FeaturesDict(
                 {
-                    "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 1)),
+                    "image": tfds.features.Image(shape=FACE_SHAPE),
                     "label": tfds.features.ClassLabel(names=list(CLASS_NAMES)),
                 }
             ),
@@ -104,6 +103,14 @@ class Fer2013Data:
                 f"The data at {self.source} has no {name!r} split; it holds: {', '.join(self.splits) or 'none'}."
             )
         return self.splits[name]
+
+    def limited(self, max_train_examples: int | None, max_eval_examples: int | None) -> dict[str, tf.data.Dataset]:
+        """Every split, cut to the first ``max_train_examples`` (train) or ``max_eval_examples`` (the others).
+
+        None (or 0) keeps a split whole. Training, tuning and their smoke runs all cut the data this way.
+        """
+        limits = {name: max_train_examples if name == "train" else max_eval_examples for name in self.splits}
+        return {name: ds.take(limits[name]) if limits[name] else ds for name, ds in self.splits.items()}
 
 
 def make_builder(data: str | Path, data_dir: str | Path | None = None, skip_bad_rows: bool = False) -> Fer2013:

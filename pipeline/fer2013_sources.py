@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
-IMAGE_SIZE = 48
+from model_zoo.constants import CLASS_NAMES
+from model_zoo.constants import FACE_SIZE as IMAGE_SIZE
+
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 USAGE_TO_SPLIT = {"training": "train", "publictest": "validation", "privatetest": "test"}
 FOLDER_TO_SPLIT = {

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from model_zoo.constants import FACE_SHAPE, NUM_CLASSES
 from pipeline.config import TrainConfig
 
 
@@ -69,7 +70,7 @@ def augment_image(augmenter: keras.Sequential, image: tf.Tensor) -> tf.Tensor:
     return x[0] if single else x
 
 
-def compute_class_weights(labels: np.ndarray, mode: str, num_classes: int = 7) -> dict[int, float] | None:
+def compute_class_weights(labels: np.ndarray, mode: str, num_classes: int = NUM_CLASSES) -> dict[int, float] | None:
     """Per-class loss weights from the training labels.
 
     Args:
@@ -104,7 +105,7 @@ def _labels_for_loss(num_classes: int, label_smoothing: float):
 def make_train_dataset(
     ds: tf.data.Dataset,
     config: TrainConfig,
-    num_classes: int = 7,
+    num_classes: int = NUM_CLASSES,
 ) -> tf.data.Dataset:
     """Batches of (uint8 image, label) for training: cached, shuffled, augmented, prefetched."""
     ds = ds.cache()
@@ -125,7 +126,7 @@ def make_eval_dataset(
     ds: tf.data.Dataset,
     batch_size: int,
     label_smoothing: float = 0.0,
-    num_classes: int = 7,
+    num_classes: int = NUM_CLASSES,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (uint8 image, label) for evaluation: cached, in order, not augmented.
@@ -147,7 +148,7 @@ def dataset_to_arrays(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
         images.append(image)
         labels.append(label)
     if not images:
-        return np.zeros((0, 48, 48, 1), np.uint8), np.zeros((0,), np.int64)
+        return np.zeros((0, *FACE_SHAPE), np.uint8), np.zeros((0,), np.int64)
     return np.concatenate(images), np.concatenate(labels)
 
 

@@ -1,10 +1,11 @@
-"""Classification metrics from labels and predicted probabilities (NumPy only)."""
+"""Classification metrics from labels and predicted probabilities (scikit-learn's, in a JSON-ready dict)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: Sequence[str]) -> dict:
@@ -19,6 +20,7 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: S
         A JSON-ready dict with ``n``, ``accuracy``, ``loss`` (mean negative
         log-likelihood), ``macro_f1``, ``per_class`` ({name: precision, recall,
         f1, support}) and ``confusion_matrix`` (rows: true class, columns: predicted).
+        A class never predicted has precision 0 (not NaN).
 
     Raises:
         ValueError: if the shapes disagree.
@@ -28,27 +30,30 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: S
     k = len(class_names)
     if probs.ndim != 2 or probs.shape != (len(labels), k):
         raise ValueError(f"probs must have shape ({len(labels)}, {k}), got {probs.shape}")
-    predicted = probs.argmax(axis=1) if len(labels) else np.zeros(0, np.int64)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
-    true_positive = np.diag(confusion).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.nan_to_num(true_positive / confusion.sum(axis=0))
-        recall = np.nan_to_num(true_positive / confusion.sum(axis=1))
-        f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
-    eps = 1e-7
-    loss = float(-np.log(np.clip(probs[np.arange(len(labels)), labels], eps, 1.0)).mean()) if len(labels) else 0.0
+    classes = list(range(k))
+    predicted = probs.argmax(axis=1)
+    if len(labels):
+        precision, recall, f1, support = precision_recall_fscore_support(
+            labels, predicted, labels=classes, zero_division=0
+        )
+        confusion = confusion_matrix(labels, predicted, labels=classes)
+    else:  # scikit-learn refuses empty inputs
+        precision = recall = f1 = support = np.zeros(k)
+        confusion = np.zeros((k, k), np.int64)
+    # Mean negative log-likelihood of the true class. Not sklearn's log_loss: that renormalises
+    # each row, and int8 models' quantized probabilities do not sum to exactly 1.
+    likelihood = np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)
     return {
         "n": int(len(labels)),
-        "accuracy": float(true_positive.sum() / max(len(labels), 1)),
-        "loss": loss,
-        "macro_f1": float(f1.mean()),
+        "accuracy": float(np.mean(predicted == labels)) if len(labels) else 0.0,
+        "loss": float(-np.log(likelihood).mean()) if len(labels) else 0.0,
+        "macro_f1": float(np.mean(f1)),
         "per_class": {
             name: {
                 "precision": float(precision[i]),
                 "recall": float(recall[i]),
                 "f1": float(f1[i]),
-                "support": int(confusion[i].sum()),
+                "support": int(support[i]),
             }
             for i, name in enumerate(class_names)
         },

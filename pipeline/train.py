@@ -16,37 +16,33 @@ Running the same command again resumes an interrupted run, or reports a finished
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import logging
-import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from export.predictors import KerasPredictor, predict_in_batches
-from model_zoo import CLASS_NAMES, create_model
-from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
-from model_zoo.precision import cpu_has_bfloat16, dtype_policy, float32_copy
+from fer_runtime.predictors import KerasPredictor
+from model_zoo.precision import float32_copy
 from pipeline.atomic_files import save_model_atomic, write_text_atomic
-from pipeline.config import PRESETS, TrainConfig, add_config_arguments, resolve_config
+from pipeline.config import TrainConfig, changed_settings
+from pipeline.evaluate import evaluate_arrays
 from pipeline.fer2013_dataset import load_fer2013
-from pipeline.input_pipeline import compute_class_weights, dataset_to_arrays, make_eval_dataset, make_train_dataset
-from pipeline.metrics import classification_metrics
+from pipeline.input_pipeline import dataset_to_arrays, make_eval_dataset, make_train_dataset
 from pipeline.plots import plot_confusion_matrix, plot_learning_curves
+from pipeline.recipe import build_compiled_model, class_weights, recipe_callbacks
+from pipeline.run_metadata import environment
 from pipeline.runtime import configure_tensorflow, make_strategy
 
 log = logging.getLogger("fer-train")
 
 # Fields that may change between the first start and a resume of one run.
-_RESUMABLE_CHANGES = {"verbose"}
+RESUMABLE_CHANGES = {"verbose"}
 
 
 class RunDirError(RuntimeError):
@@ -64,16 +60,11 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig) -> str:
     """
     config_path = run_dir / "config.json"
     if config_path.exists():
-        # A field added to TrainConfig after the run started counts as its default.
-        saved = {**TrainConfig().to_dict(), **json.loads(config_path.read_text())}
-        wanted = config.to_dict()
-        changed = sorted(
-            k for k in set(saved) | set(wanted) if k not in _RESUMABLE_CHANGES and saved.get(k) != wanted.get(k)
-        )
+        saved = json.loads(config_path.read_text())
+        changed = changed_settings(saved, config.to_dict(), TrainConfig().to_dict(), RESUMABLE_CHANGES)
         if changed:
-            diff = ", ".join(f"{k}: {saved.get(k)!r} -> {wanted.get(k)!r}" for k in changed)
             raise RunDirError(
-                f"{run_dir} holds a run with another configuration ({diff}). "
+                f"{run_dir} holds a run with another configuration ({', '.join(changed)}). "
                 "Pass a new --run-dir, or repeat the original command to resume that run."
             )
         return "finished" if (run_dir / "metrics.json").exists() else "resume"
@@ -110,7 +101,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     configure_tensorflow(config.intra_op_threads, config.inter_op_threads, config.cpu_devices)
     keras.utils.set_random_seed(config.seed)
     data = load_fer2013(config.data, config.data_dir, config.skip_bad_rows)
-    splits = _limited_splits(data, config)
+    splits = data.limited(config.max_train_examples, config.max_eval_examples)
     if "train" not in splits:
         raise ValueError(f"The data at {data.source} have no training rows (splits present: {', '.join(splits)})")
     has_validation = "validation" in splits
@@ -120,36 +111,14 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     train_images, train_labels = dataset_to_arrays(splits["train"])
     n_train = len(train_labels)
 
-    on_cpu = not tf.config.list_logical_devices("GPU")
-    if config.precision == "mixed_bfloat16" and on_cpu and cpu_has_bfloat16() is False:
-        log.warning(
-            "This CPU has no bfloat16 instructions (AVX512-BF16 or AMX): mixed_bfloat16 is emulated and "
-            "usually slower than float32 here. Pass --precision float32 for a faster run."
-        )
     strategy = make_strategy(config.strategy)
-    with strategy.scope(), dtype_policy(config.precision):
-        model = create_model(config.model, **config.model_kwargs)
-        model.compile(
-            optimizer=keras.optimizers.Adam(
-                _learning_rate(config, n_train),
-                use_ema=config.ema_momentum is not None,
-                ema_momentum=config.ema_momentum or 0.99,
-            ),
-            loss=(
-                keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-                if config.label_smoothing > 0
-                else keras.losses.SparseCategoricalCrossentropy()
-            ),
-            metrics=["accuracy"],
-        )
-
-    train_ds = make_train_dataset(splits["train"], config, len(CLASS_NAMES))
+    model = build_compiled_model(config, n_train, strategy)
+    train_ds = make_train_dataset(splits["train"], config)
     val_ds = (
         make_eval_dataset(
             splits["validation"],
             config.batch_size,
             config.label_smoothing,
-            len(CLASS_NAMES),
             drop_remainder=strategy.num_replicas_in_sync > 1,
         )
         if has_validation
@@ -168,20 +137,19 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
             run_dir / "backup", save_freq=config.backup_every_steps or "epoch", double_checkpoint=True
         ),
         EpochThroughput(n_train),
-        *_ema_callbacks(config),
-        *_recalibration_callbacks(config, train_images, strategy),
+        *recipe_callbacks(config, train_images, strategy),
         checkpoint,
         keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
         keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False, profile_batch=0),
     ]
     del train_images  # 66 MB for FER2013; the recalibration callback keeps its own sample
-    _write_run_info(run_dir, config, data, {k: _count(v) for k, v in splits.items()}, strategy)
+    _write_run_info(run_dir, data, {name: _count(ds) for name, ds in splits.items()}, strategy)
     started = time.time()
     model.fit(
         train_ds,
         validation_data=val_ds,
         epochs=config.epochs,
-        class_weight=compute_class_weights(train_labels, config.class_weight, len(CLASS_NAMES)),
+        class_weight=class_weights(config, train_labels),
         callbacks=callbacks,
         verbose=config.verbose,
         shuffle=False,  # the dataset shuffles itself
@@ -195,51 +163,6 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
-
-
-def _ema_callbacks(config: TrainConfig) -> list[keras.callbacks.Callback]:
-    # Validation, the best checkpoint and the history see the averaged weights
-    # from the end of each epoch; training and BackupAndRestore (earlier in the
-    # list, so its epoch-end backup holds the raw weights) see the raw ones.
-    return [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema_momentum is not None else []
-
-
-def _recalibration_callbacks(config: TrainConfig, images: np.ndarray, strategy) -> list[keras.callbacks.Callback]:
-    if not config.recalibrate_batchnorm:
-        return []
-    if strategy.num_replicas_in_sync > 1:
-        raise ValueError("--recalibrate-batchnorm works with one device only; use fer-export --recalibrate-batchnorm")
-    pick = np.random.default_rng(config.seed).permutation(len(images))[: config.recalibrate_batchnorm]
-    return [BatchNormRecalibration(images[pick])]
-
-
-class BatchNormRecalibration(keras.callbacks.Callback):
-    """Recompute BatchNorm statistics on unaugmented training faces before each validation.
-
-    Statistics tracked during training follow the augmented faces; validation, the best
-    checkpoint and model.keras then see the statistics of the faces they will be served
-    (see ``model_zoo.batchnorm_recalibration``). After ``SwapEMAWeights`` in the callback
-    list, they are computed for the averaged weights. Training itself never reads them.
-    """
-
-    def __init__(self, images: np.ndarray):
-        super().__init__()
-        self.images = images
-        self._done_this_epoch = False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._done_this_epoch = False
-
-    def on_test_begin(self, logs=None):
-        self._recalibrate()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._recalibrate()  # without a validation split: still before the checkpoint
-
-    def _recalibrate(self):
-        if not self._done_this_epoch:
-            recalibrate_batchnorm(self.model, self.images)
-            self._done_this_epoch = True
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -277,30 +200,9 @@ class EpochThroughput(keras.callbacks.Callback):
             logs["images_per_sec"] = round(self.n_train / seconds, 1)
 
 
-def _limited_splits(data, config: TrainConfig) -> dict:
-    splits = {}
-    for name, ds in data.splits.items():
-        limit = config.max_train_examples if name == "train" else config.max_eval_examples
-        splits[name] = ds.take(limit) if limit else ds
-    return splits
-
-
 def _count(ds) -> int:
     n = int(ds.cardinality())
     return n if n >= 0 else sum(1 for _ in ds)
-
-
-def _learning_rate(config: TrainConfig, n_train: int):
-    if config.lr_schedule == "constant":
-        return config.learning_rate
-    steps_per_epoch = max(1, -(-n_train // config.batch_size))
-    warmup = config.warmup_epochs * steps_per_epoch
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=config.learning_rate if not warmup else 0.0,
-        decay_steps=max(1, config.epochs * steps_per_epoch - warmup),
-        warmup_target=config.learning_rate if warmup else None,
-        warmup_steps=warmup,
-    )
 
 
 def _resume_point(run_dir: Path) -> int:
@@ -341,8 +243,7 @@ def _evaluate_run(run_dir: Path, splits: dict, batch_size: int) -> dict:
     results = {"model": chosen.name, "splits": {}}
     for name, ds in splits.items():
         images, labels = dataset_to_arrays(ds)
-        probs = predict_in_batches(predictor, images, batch_size=max(batch_size, 256))
-        results["splits"][name] = classification_metrics(labels, probs, CLASS_NAMES)
+        results["splits"][name] = evaluate_arrays(predictor, images, labels, batch_size=max(batch_size, 256))
         log.info("%s accuracy of %s: %.4f (n=%d)", name, chosen.name, results["splits"][name]["accuracy"], len(labels))
     return results
 
@@ -353,28 +254,29 @@ def _write_plots(run_dir: Path, metrics: dict) -> None:
     split = next(s for s in ("validation", "test", "train") if s in metrics["splits"])
     plot_confusion_matrix(
         metrics["splits"][split]["confusion_matrix"],
-        CLASS_NAMES,
+        list(metrics["splits"][split]["per_class"]),
         run_dir / "confusion_matrix.png",
         title=f"{metrics['model']} on {split} (accuracy {metrics['splits'][split]['accuracy']:.3f})",
     )
 
 
-def _write_run_info(run_dir: Path, config: TrainConfig, data, sizes: dict, strategy) -> None:
+def _write_run_info(run_dir: Path, data, sizes: dict, strategy) -> None:
     info_path = run_dir / "run_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     info.setdefault("started", datetime.now(UTC).isoformat(timespec="seconds"))
     info.setdefault("sessions", 0)
     info["sessions"] += 1
+    env = environment()
     info.update(
         command=" ".join(sys.argv),
         data_source=str(data.source),
         prepared_dataset=str(data.prepared_dir),
         skipped_rows=data.skipped_rows,
         examples=sizes,
-        versions={"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__},
+        versions={"python": env["python"], **env["packages"]},
         host={
-            "platform": platform.platform(),
-            "cpu_count": os.cpu_count(),
+            "platform": env["platform"],
+            "cpu_count": env["cpu_count"],
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
             "gpus": [d.name for d in tf.config.list_logical_devices("GPU")],
@@ -389,39 +291,3 @@ def _update_run_info(run_dir: Path, **fields) -> None:
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     info.update(fields)
     write_text_atomic(info_path, json.dumps(info, indent=2))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="fer-train",
-        description="Train a model on FER2013. Repeating the same command resumes an interrupted run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--preset", default="seed", choices=sorted(PRESETS), help="named starting configuration")
-    parser.add_argument("--run-dir", help="where the run is written (default: runs/<preset>)")
-    add_config_arguments(parser)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Console entry point of ``fer-train``; returns the exit status."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS's per-split INFO lines and config notices
-    args = vars(build_parser().parse_args(argv))
-    preset, run_dir = args.pop("preset"), args.pop("run_dir")
-    try:
-        config = resolve_config(preset, args)
-        metrics = train(config, Path(run_dir or f"runs/{preset}"))
-    except KeyboardInterrupt:
-        print("\nInterrupted. Run the same command again to resume.", file=sys.stderr)
-        return 130
-    except (ValueError, RunDirError, FileNotFoundError) as e:
-        print(f"fer-train: error: {e}", file=sys.stderr)
-        return 2
-    for split, m in metrics["splits"].items():
-        print(f"{split}: accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f} (n={m['n']})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND  # noqa: E402
 from serving_demo.drawing import draw_faces  # noqa: E402
 from serving_demo.face_detector import FaceDetector  # noqa: E402
 from serving_demo.image_io import ImageInputError  # noqa: E402
@@ -158,12 +159,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fer-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--artifacts", help="a fer-export directory (default: the shipped pretrained model)")
-    parser.add_argument("--backend", default="tflite-int8", help="initial backend")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes the demo to your network")
-    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument(
+        "--artifacts", metavar="DIR", help="a fer-export directory (default: the shipped pretrained model)"
+    )
+    parser.add_argument(
+        "--backend",
+        default=DEFAULT_BACKEND,
+        metavar="NAME",
+        help=f"initial backend, one of {', '.join(BACKENDS)} (default: {DEFAULT_BACKEND})",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind; 0.0.0.0 exposes the demo to your network (default: 127.0.0.1)",
+    )
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (sends traffic out)")
-    parser.add_argument("--max-file-size", default=MAX_FILE_SIZE, help="largest upload accepted")
+    parser.add_argument(
+        "--max-file-size", default=MAX_FILE_SIZE, help=f"largest upload accepted (default: {MAX_FILE_SIZE})"
+    )
     return parser
 
 

@@ -7,16 +7,19 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from model_zoo.constants import CLASS_NAMES
+
 # One colour per class (RGB), in class order: Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral.
-EMOTION_COLOURS = {
-    "Angry": (230, 57, 70),
-    "Disgust": (106, 153, 78),
-    "Fear": (155, 93, 229),
-    "Happy": (255, 183, 3),
-    "Sad": (33, 158, 188),
-    "Surprise": (251, 133, 0),
-    "Neutral": (173, 181, 189),
-}
+_CLASS_COLOURS = (
+    (230, 57, 70),
+    (106, 153, 78),
+    (155, 93, 229),
+    (255, 183, 3),
+    (33, 158, 188),
+    (251, 133, 0),
+    (173, 181, 189),
+)
+EMOTION_COLOURS = dict(zip(CLASS_NAMES, _CLASS_COLOURS, strict=True))
 
 
 def draw_faces(image: np.ndarray, faces: Sequence) -> np.ndarray:

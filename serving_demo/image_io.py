@@ -16,6 +16,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 100_000_000  # refuse anything bigger before decoding it (10000 x 10000)
 MAX_SIDE = 2048  # larger images are scaled down: faces stay findable, memory stays bounded
 
+# Pillow's decompression-bomb limit is a process-wide setting. Set once here, not around each
+# decode: Gradio decodes on several threads, and a per-call set-and-restore races between them.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
 
 class ImageInputError(ValueError):
     """The input is not an image this service can use; the message says why and what to do."""
@@ -54,8 +58,6 @@ def load_image(source: str | Path | bytes | np.ndarray | Image.Image, channel_or
         data, name = source, "the upload"
     else:
         raise ImageInputError(f"Cannot read an image from a {type(source).__name__}.")
-    previous_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -69,8 +71,6 @@ def load_image(source: str | Path | bytes | np.ndarray | Image.Image, channel_or
         ) from e
     except Image.DecompressionBombError as e:
         raise ImageInputError(f"{name} is too large to decode safely ({e}).") from e
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous_limit
 
 
 def _too_large(name: str, width: int, height: int) -> str:

@@ -10,24 +10,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from export.layout import tflite_filename
+from fer_runtime.predictors import Predictor, load_backend
+from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, artifact_path, available_backends, canonical_backend
+from model_zoo.constants import FACE_SIZE, read_labels
 from model_zoo.pretrained import pretrained_artifacts_dir
 from serving_demo.face_detector import FaceDetector
 from serving_demo.image_io import load_image
 
-CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
-FACE_SIZE = 48
-
-# Backend name -> artifact inside a fer-export directory.
-BACKEND_FILES = {
-    "keras": "model.keras",
-    "saved_model": "saved_model",
-    "tflite-fp32": tflite_filename("float32"),
-    "tflite-fp16": tflite_filename("float16"),
-    "tflite-dynamic": tflite_filename("dynamic"),
-    "tflite-int8": tflite_filename("int8"),
-}
-DEFAULT_BACKEND = "tflite-int8"
 NO_FACE_MESSAGE = "No face found. Try a well-lit, frontal face that fills more of the picture."
 
 
@@ -73,15 +62,18 @@ class Analysis:
 class EmotionRecognizer:
     """Finds faces and classifies their emotion with a selectable backend.
 
+    Class names come from the export's ``labels.txt``. Only the backend in use is loaded,
+    so a TFLite backend never imports TensorFlow.
+
     Args:
         artifacts_dir: A ``fer-export`` output directory (default: the shipped pretrained model).
-        backend: The initial backend (see ``BACKEND_FILES``).
+        backend: The initial backend, a name of ``model_zoo.artifacts.BACKENDS``.
         detector: The face detector (default: ``FaceDetector()``).
         num_threads: CPU threads for TFLite backends.
 
     Raises:
         FileNotFoundError: if there is no artifacts directory (the message says how to make one).
-        ValueError: if ``backend`` is unknown or its artifact is missing.
+        ValueError: if ``backend`` is unknown or its artifact is missing, or ``labels.txt`` is malformed.
     """
 
     def __init__(
@@ -94,48 +86,51 @@ class EmotionRecognizer:
         self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else pretrained_artifacts_dir()
         if not self.artifacts_dir.is_dir():
             raise FileNotFoundError(f"No artifacts directory at {self.artifacts_dir}; run fer-export first")
+        self.class_names = read_labels(self.artifacts_dir)
         self.detector = detector or FaceDetector()
         self.num_threads = num_threads
-        self._predictors: dict[str, object] = {}
+        self._predictors: dict[str, Predictor] = {}
         # TFLite interpreters are not thread-safe and Gradio serves requests on
         # several threads: one lock per backend serialises calls to it.
-        self._locks = {name: threading.Lock() for name in BACKEND_FILES}
+        self._locks = {name: threading.Lock() for name in BACKENDS}
         self._loading = threading.Lock()
         self.backend = self._check_backend(backend)
 
     def available_backends(self) -> list[str]:
-        """The backends whose artifact exists in ``artifacts_dir``, in ``BACKEND_FILES`` order."""
-        return [name for name, file in BACKEND_FILES.items() if (self.artifacts_dir / file).exists()]
+        """The backends whose artifact exists in ``artifacts_dir``, in the artifact table's order."""
+        return available_backends(self.artifacts_dir)
 
     def _check_backend(self, name: str) -> str:
-        if name not in BACKEND_FILES:
-            raise ValueError(f"Unknown backend {name!r}; choose from {', '.join(BACKEND_FILES)}")
-        if not (self.artifacts_dir / BACKEND_FILES[name]).exists():
-            raise ValueError(f"Backend {name!r} needs {self.artifacts_dir / BACKEND_FILES[name]}, which is missing")
+        name = canonical_backend(name)
+        path = artifact_path(self.artifacts_dir, name)
+        if not path.exists():
+            raise ValueError(f"Backend {name!r} needs {path}, which is missing")
         return name
 
-    def predictor(self, name: str | None = None):
+    def predictor(self, name: str | None = None) -> Predictor:
         """The (lazily loaded, cached) predictor of backend ``name`` (default: the current backend)."""
-        from export.predictors import KerasPredictor, SavedModelPredictor, TFLitePredictor
-
         name = self._check_backend(name or self.backend)
         with self._loading:
             if name not in self._predictors:
-                path = self.artifacts_dir / BACKEND_FILES[name]
-                if name == "keras":
-                    self._predictors[name] = KerasPredictor(path)
-                elif name == "saved_model":
-                    self._predictors[name] = SavedModelPredictor(path)
-                else:
-                    self._predictors[name] = TFLitePredictor(path, num_threads=self.num_threads, name=name)
+                self._predictors[name] = load_backend(self.artifacts_dir, name, num_threads=self.num_threads)
             return self._predictors[name]
 
     def classify_faces(self, faces: np.ndarray, backend: str | None = None) -> np.ndarray:
-        """Class probabilities (N, 7) for uint8 gray faces (N, 48, 48, 1), in one batch."""
+        """Class probabilities (N, classes) for uint8 gray faces (N, 48, 48, 1), in one batch.
+
+        Raises:
+            ValueError: on an unknown or missing backend, or if the model's outputs do not match ``labels.txt``.
+        """
         name = self._check_backend(backend or self.backend)
         predictor = self.predictor(name)
         with self._locks[name]:
-            return predictor.predict(faces)
+            probs = predictor.predict(faces)
+        if probs.shape[-1] != len(self.class_names):
+            raise ValueError(
+                f"The {name} model gives {probs.shape[-1]} probabilities but {self.artifacts_dir / 'labels.txt'} "
+                f"names {len(self.class_names)} classes; re-export the model with fer-export."
+            )
+        return probs
 
     def analyze(
         self, image, backend: str | None = None, channel_order: str = "rgb", detector: FaceDetector | None = None
@@ -177,9 +172,9 @@ class EmotionRecognizer:
                 faces.append(
                     FaceResult(
                         box=box.as_tuple(),
-                        emotion=CLASS_NAMES[top],
+                        emotion=self.class_names[top],
                         confidence=float(p[top]),
-                        probabilities={c: float(v) for c, v in zip(CLASS_NAMES, p)},
+                        probabilities={c: float(v) for c, v in zip(self.class_names, p)},
                     )
                 )
         classified = time.perf_counter()

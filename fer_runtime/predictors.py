@@ -1,8 +1,10 @@
 """One interface for running any artifact of the project on uint8 images.
 
-``load_predictor(path)`` picks the backend from the path: a ``.keras`` file, a
-SavedModel directory or a ``.tflite`` file. Every predictor maps a uint8 batch
-(N, H, W, C) to (N, 7) class probabilities.
+``load_backend(artifacts_dir, backend)`` runs one entry of the artifact table
+(``model_zoo.artifacts``); ``load_predictor(path)`` picks the kind from the path: a
+``.keras`` file, a SavedModel directory or a ``.tflite`` file. Every predictor maps a
+uint8 batch (N, H, W, C) to (N, classes) probabilities, and its ``name`` is the backend
+name of the table.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from model_zoo.artifacts import TFLITE_ARTIFACTS, artifact, artifact_path
+from model_zoo.constants import NUM_CLASSES
 
 
 class Predictor(Protocol):
@@ -22,18 +27,28 @@ class Predictor(Protocol):
 
 
 class KerasPredictor:
-    """A ``.keras`` model run with ``predict_on_batch`` (a compiled graph, not eager)."""
+    """A ``.keras`` model run with ``predict_on_batch`` (a compiled graph), or called eagerly.
 
-    def __init__(self, path_or_model):
+    Args:
+        path_or_model: A ``.keras`` file or a loaded Keras model.
+        eager: Call the model directly (``model(x, training=False)``), as tutorials do: the
+            ``keras-eager`` backend, slower; else ``predict_on_batch``: the ``keras`` backend.
+    """
+
+    def __init__(self, path_or_model, eager: bool = False):
         import keras
 
-        from model_zoo import load_model
+        from model_zoo.loading import load_model
 
         self.model = path_or_model if isinstance(path_or_model, keras.Model) else load_model(path_or_model)
-        self.name = "keras"
+        self.eager = eager
+        self.name = "keras-eager" if eager else "keras"
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_on_batch(_as_uint8_batch(images)))
+        batch = _as_uint8_batch(images)
+        if self.eager:
+            return np.asarray(self.model(batch, training=False))
+        return np.asarray(self.model.predict_on_batch(batch))
 
 
 class SavedModelPredictor:
@@ -63,13 +78,13 @@ class TFLitePredictor:
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None, name: str | None = None):
-        from export.tflite_runtime import load_tflite_interpreter
+        from fer_runtime.tflite_runtime import load_tflite_interpreter
 
         self.interpreter, self.runtime = load_tflite_interpreter(path, num_threads=num_threads)
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         self.face_shape = tuple(int(d) for d in self.input["shape"][1:])
-        self.name = name or f"tflite:{Path(path).stem}"
+        self.name = name or _tflite_backend_name(Path(path))
         self._batch = int(self.input["shape"][0])
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -83,6 +98,29 @@ class TFLitePredictor:
         self.interpreter.set_tensor(self.input["index"], _quantize(faces, self.input))
         self.interpreter.invoke()
         return _dequantize(self.interpreter.get_tensor(self.output["index"]), self.output)
+
+
+def load_backend(artifacts_dir: str | Path, backend: str, num_threads: int | None = None) -> Predictor:
+    """A predictor for ``backend`` (a name of ``model_zoo.artifacts.BACKENDS``) of the export in ``artifacts_dir``.
+
+    Args:
+        artifacts_dir: A ``fer-export`` output directory.
+        backend: The backend to run (older names accepted).
+        num_threads: Threads for TFLite interpreters (ignored by the others).
+
+    Raises:
+        ValueError: on an unknown backend.
+        FileNotFoundError: if the export lacks that backend's file.
+    """
+    entry = artifact(backend)
+    path = artifact_path(artifacts_dir, entry.backend)
+    if not path.exists():
+        raise FileNotFoundError(f"Backend {entry.backend!r} needs {path}, which is missing; run fer-export first")
+    if entry.kind in ("keras", "keras-eager"):
+        return KerasPredictor(path, eager=entry.kind == "keras-eager")
+    if entry.kind == "saved_model":
+        return SavedModelPredictor(path)
+    return TFLitePredictor(path, num_threads=num_threads, name=entry.backend)
 
 
 def load_predictor(path: str | Path, num_threads: int | None = None) -> Predictor:
@@ -114,7 +152,12 @@ def load_predictor(path: str | Path, num_threads: int | None = None) -> Predicto
 def predict_in_batches(predictor: Predictor, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Run ``predictor`` over ``images`` in chunks of ``batch_size`` and stack the probabilities."""
     outputs = [predictor.predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
-    return np.concatenate(outputs) if outputs else np.zeros((0, 7), np.float32)
+    return np.concatenate(outputs) if outputs else np.zeros((0, NUM_CLASSES), np.float32)
+
+
+def _tflite_backend_name(path: Path) -> str:
+    # A file named as the table names it gets that backend's name; any other .tflite file its stem.
+    return next((a.backend for a in TFLITE_ARTIFACTS if a.file == path.name), f"tflite:{path.stem}")
 
 
 def _as_uint8_batch(images: np.ndarray) -> np.ndarray:

@@ -1,0 +1,122 @@
+"""``fer-export``: SavedModel, ``.keras`` and four TFLite variants from one trained model, behind a parity gate.
+
+    fer-export runs/ship --out artifacts/ship
+    fer-export model.keras --out artifacts/x --data ../shared/data/fer2013
+    fer-export runs/ship2 --out artifacts/ship2 --recalibrate-batchnorm all   # BatchNorm stats on clean faces
+
+The output directory holds ``model.keras``, ``saved_model/``, ``model_float32.tflite``,
+``model_float16.tflite``, ``model_dynamic.tflite``, ``model_int8.tflite``, ``labels.txt``,
+``metadata.json``, ``parity_report.json`` and ``manifest.json`` (size and sha256 of every
+file). The export is written beside the target and moved into place at the end, so an
+interrupted export never leaves a half-written directory. If any artifact fails the parity
+gate, the command exits 1; the report is saved either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline.cli import setup_logging
+
+
+def _count_or_all(text: str) -> int | None:
+    """``--recalibrate-batchnorm``'s value: a number of faces >= 0, or None for "all"."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of faces >= 0 or 'all', got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``fer-export`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="fer-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("model", help="a .keras file or a run directory of fer-train")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="FER2013 data for the parity gate and int8 calibration (default: the run directory's training data)",
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="prepared-dataset cache (default: the run's, else ~/tensorflow_datasets)"
+    )
+    parser.add_argument(
+        "--parity-examples", type=int, default=1000, help="validation faces the gate runs on (default: 1000)"
+    )
+    parser.add_argument(
+        "--representative-examples",
+        type=int,
+        default=500,
+        help="training faces that calibrate the int8 model (default: 500)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average each face's probabilities with its mirror image's (test-time augmentation, 2x the compute)",
+    )
+    parser.add_argument(
+        "--recalibrate-batchnorm",
+        type=_count_or_all,
+        default=0,
+        metavar="N|all",
+        help="recompute the BatchNorm statistics on N unaugmented training faces (or all) before exporting: "
+        "they were measured on augmented faces (default: 0, keep them)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point of ``fer-export``; returns 0, 1 (parity gate failed) or 2 (bad input)."""
+    args = build_parser().parse_args(argv)
+    setup_logging()
+    from export.exporter import export_all, load_export_data, resolve_model_path  # TensorFlow loads here
+    from export.parity import format_parity_report
+
+    try:
+        model_path, run_config = resolve_model_path(args.model)
+        data = args.data or (run_config or {}).get("data")
+        if not data:
+            raise ValueError("No data for the parity gate: pass --data PATH (FER2013 CSV or image folders)")
+        data_dir = args.data_dir or (run_config or {}).get("data_dir")
+        faces = load_export_data(
+            data, data_dir, args.parity_examples, args.representative_examples, args.recalibrate_batchnorm
+        )
+        result = export_all(
+            model_path,
+            args.out,
+            faces.parity_images,
+            faces.parity_labels,
+            faces.representative_images,
+            overwrite=args.overwrite,
+            flip_average=args.flip_average,
+            recalibration_images=faces.recalibration_images,
+            extra_metadata={
+                "source_model_path": str(model_path),  # as given: no host-specific absolute path
+                "dataset": {
+                    "source": str(data),
+                    "parity_split": faces.parity_split,
+                    "parity_examples": len(faces.parity_labels),
+                    "representative_examples": len(faces.representative_images),
+                },
+                "training_config": run_config,
+            },
+        )
+    except (FileNotFoundError, FileExistsError, ValueError) as e:
+        print(f"fer-export: error: {e}", file=sys.stderr)
+        return 2
+    print(format_parity_report(result.report))
+    print(f"Artifacts in {result.out_dir} (parity report: {result.out_dir / 'parity_report.json'})")
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
