@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.artifacts import BACKENDS, artifact, artifact_path
+from model_zoo.constants import FACE_SHAPE
+
 RESULT_FIELDS = (
     "backend",
     "threads",
@@ -284,7 +286,7 @@ def load_bench_inputs(data: str | None, split: str, limit: int, data_dir: str | 
         from pipeline.input_pipeline import dataset_to_arrays
 
         return dataset_to_arrays(load_fer2013(data, data_dir).split(split).take(limit))
-    return np.random.default_rng(seed).integers(0, 256, (256, 48, 48, 1), dtype=np.uint8), None
+    return np.random.default_rng(seed).integers(0, 256, (256, *FACE_SHAPE), dtype=np.uint8), None
 
 
 def _peak_rss_megabytes() -> float:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from pipeline.config import PRECISIONS
+from model_zoo.precision import PRECISIONS
 
 SETTINGS = {
     "tf-default": (None, None),

@@ -128,7 +128,7 @@ def build_demo(recognizer: EmotionRecognizer):
                         label="Faces found", type="numpy", interactive=False, format="jpeg", elem_id="annotated"
                     )
                     readout = gr.Markdown(elem_id="upload-readout")
-                    label = gr.Label(num_top_classes=7, label="Largest face", elem_id="label")
+                    label = gr.Label(num_top_classes=len(recognizer.class_names), label="Largest face", elem_id="label")
                     faces = gr.JSON(label="Every face (box: x, y, width, height)")
             outputs = [annotated, label, faces, readout]
             run.click(analyze_upload, [photo, backend], outputs, api_name="analyze")
@@ -174,7 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to bind; 0.0.0.0 exposes the demo to your network (default: 127.0.0.1)",
     )
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
-    parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (sends traffic out)")
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="also open a public Gradio share link, which sends traffic out (default: off)",
+    )
     parser.add_argument(
         "--max-file-size", default=MAX_FILE_SIZE, help=f"largest upload accepted (default: {MAX_FILE_SIZE})"
     )

@@ -36,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--artifacts", metavar="DIR", help="a fer-export output directory (default: the shipped pretrained model)"
     )
-    parser.add_argument("--data", metavar="PATH", help="FER2013 data: measure accuracy and use real faces as inputs")
+    parser.add_argument(
+        "--data",
+        metavar="PATH",
+        help="FER2013 data: measure accuracy and use real faces as inputs (default: none, random faces)",
+    )
     parser.add_argument("--data-dir", metavar="DIR", help="prepared-dataset cache (default: ~/tensorflow_datasets)")
     parser.add_argument("--split", default="validation", help="split of --data to measure on (default: validation)")
     parser.add_argument("--limit", type=int, default=100_000, help="at most this many faces (default: 100000)")
@@ -50,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{next(iter(BACKEND_ALIASES))} are accepted)",
     )
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="thread counts (default: 1 2)")
-    parser.add_argument(
-        "--iterations", type=int, default=300, help="timed batch-1 calls after warm-up (default: 300)"
-    )
+    parser.add_argument("--iterations", type=int, default=300, help="timed batch-1 calls after warm-up (default: 300)")
     parser.add_argument("--warmup", type=int, default=30, help="untimed batch-1 calls first (default: 30)")
     parser.add_argument("--batch-runs", type=int, default=20, help="timed batch-64 calls (default: 20)")
     parser.add_argument(
@@ -61,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=50,
         help="timed end-to-end 640x480 frames (detect + classify + draw), per backend; 0 skips them (default: 50)",
     )
-    parser.add_argument("--json", metavar="FILE", help="write the results here")
-    parser.add_argument("--plot", metavar="FILE", help="write a bar chart PNG here")
+    parser.add_argument("--json", metavar="FILE", help="write the results here (default: print only)")
+    parser.add_argument("--plot", metavar="FILE", help="write a bar chart PNG here (default: none)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: measure one backend in this process
     parser.add_argument("--inputs", help=argparse.SUPPRESS)
     return parser

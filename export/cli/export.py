@@ -38,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fer-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("model", help="a .keras file or a run directory of fer-train")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("model", help="a .keras file or a run directory of fer-train (required; no default)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory (required; no default)")
     parser.add_argument(
         "--data",
         metavar="PATH",
@@ -57,11 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=500,
         help="training faces that calibrate the int8 model (default: 500)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output directory (default: off, refuse)"
+    )
     parser.add_argument(
         "--flip-average",
         action="store_true",
-        help="average each face's probabilities with its mirror image's (test-time augmentation, 2x the compute)",
+        help="average each face's probabilities with its mirror image's: test-time augmentation at 2x the compute "
+        "(default: off)",
     )
     parser.add_argument(
         "--recalibrate-batchnorm",

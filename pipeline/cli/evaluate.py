@@ -27,15 +27,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", help=".keras file, SavedModel directory or .tflite file (default: the shipped pretrained model)"
     )
     parser.add_argument(
-        "--data", required=True, help="FER2013 CSV / .csv.gz, a directory holding one, or image folders"
+        "--data",
+        required=True,
+        help="FER2013 CSV / .csv.gz, a directory holding one, or image folders (required; no default)",
     )
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"], help="(default: test)")
-    parser.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file")
+    parser.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file (default: print only)")
     parser.add_argument(
         "--data-dir", metavar="DIR", help="prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)"
     )
     parser.add_argument("--batch-size", type=int, default=256, help="faces per model call (default: 256)")
-    parser.add_argument("--skip-bad-rows", action="store_true", help="skip malformed rows instead of stopping")
+    parser.add_argument(
+        "--skip-bad-rows", action="store_true", help="skip malformed rows instead of stopping (default: off)"
+    )
     return parser
 
 
