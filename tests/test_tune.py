@@ -6,6 +6,7 @@ they can.
 """
 
 import csv
+import dataclasses
 import json
 import os
 import socket
@@ -14,17 +15,26 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import keras_tuner as kt
+import numpy as np
 import pytest
+import tensorflow as tf
 
-from model_zoo.hypermodel import (
+from pipeline import recipe
+from pipeline.config import TrainConfig, resolve_config
+from pipeline.tuning import (
     BASE_SHAPES,
     HYPERPARAMETER_NAMES,
+    ProjectDirError,
+    SearchConfig,
     SeedCNNHyperModel,
+    check_project_dir,
+    run_search,
     train_config_from_hyperparameters,
+    tuning_role,
 )
-from pipeline.config import TrainConfig
-from pipeline.tune import ProjectDirError, SearchConfig, main, run_search, tuning_role
+from pipeline.tuning.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = BASE_SHAPES["seed_cnn_tiny"]
@@ -123,6 +133,113 @@ def test_hypermodel_maps_hyperparameters_onto_the_seed_cnn_builder():
     assert not off.augment and off.model_kwargs["filters"] == [48, 96, 192]
     with pytest.raises(ValueError, match="No search space for model 'mobilenet'"):
         SeedCNNHyperModel(TrainConfig(model="mobilenet"))
+
+
+def _tiny_training_split(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (n, 48, 48, 1), dtype=np.uint8), np.arange(n) % 7
+
+
+def test_a_tuner_trial_and_fer_train_build_the_same_optimizer_loss_and_schedule():
+    overrides = {"model": "seed_cnn_tiny", "epochs": 3, "batch_size": 16, "lr_schedule": "cosine"}
+    base = resolve_config("seed", {**overrides, "warmup_epochs": 1, "ema_momentum": 0.99})
+    images, labels = _tiny_training_split(100)
+    hypermodel = SeedCNNHyperModel(base, train_images=images, train_labels=labels)
+    hp = kt.HyperParameters()
+    hp.Fixed("label_smoothing", 0.1)
+    hp.Fixed("learning_rate", 2e-3)
+    config = hypermodel.trial_config(hp)
+    assert (config.lr_schedule, config.warmup_epochs, config.ema_momentum) == ("cosine", 1, 0.99)
+    assert (config.label_smoothing, config.learning_rate) == (0.1, 2e-3)
+
+    trial_model = hypermodel.build(hp)  # as a tuner trial builds it
+    train_model = recipe.build_compiled_model(config, len(labels))  # as fer-train builds it
+    # Everything but the name, which Keras numbers per optimizer made (adam_1, adam_2).
+    trial_optimizer = {k: v for k, v in trial_model.optimizer.get_config().items() if k != "name"}
+    assert trial_optimizer == {k: v for k, v in train_model.optimizer.get_config().items() if k != "name"}
+    assert trial_optimizer["use_ema"] and trial_optimizer["ema_momentum"] == pytest.approx(0.99)
+    schedule = trial_optimizer["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["warmup_steps"] == 7  # one epoch of ceil(100 / 16) steps
+    assert schedule["config"]["warmup_target"] == pytest.approx(2e-3)
+    assert trial_model.loss.get_config() == train_model.loss.get_config()
+    assert trial_model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+
+
+def test_a_trial_trains_with_the_recipes_class_weights_and_callbacks_before_keras_tuners():
+    overrides = {"model": "seed_cnn_tiny", "batch_size": 8, "class_weight": "balanced"}
+    base = resolve_config("seed", {**overrides, "ema_momentum": 0.99, "recalibrate_batchnorm": 16})
+    images, labels = _tiny_training_split(40)
+    hypermodel = SeedCNNHyperModel(base, train_images=images, train_labels=labels)
+    hp = kt.HyperParameters()
+    examples = tf.data.Dataset.from_tensor_slices((images, labels))
+
+    class RecordingModel:
+        def fit(self, *args, **kwargs):
+            self.kwargs = kwargs
+            return "history"
+
+    model, tuner_checkpoint = RecordingModel(), keras.callbacks.Callback()
+    assert hypermodel.fit(hp, model, examples, examples, callbacks=[tuner_checkpoint], epochs=1) == "history"
+    # The EMA swap and the recalibration come first, so that Keras Tuner's checkpoint saves what validation saw.
+    callbacks = model.kwargs["callbacks"]
+    assert [type(c).__name__ for c in callbacks[:2]] == ["SwapEMAWeights", "BatchNormRecalibration"]
+    assert callbacks[2:] == [tuner_checkpoint]
+    assert model.kwargs["class_weight"] == recipe.class_weights(hypermodel.trial_config(hp), labels)
+    assert model.kwargs["class_weight"] is not None and model.kwargs["epochs"] == 1
+    with pytest.raises(ValueError, match="needs train_images and train_labels"):
+        SeedCNNHyperModel(base).fit(hp, model, examples, examples)
+    with pytest.raises(ValueError, match="give both, as long"):
+        SeedCNNHyperModel(base, train_images=images, train_labels=labels[:3])
+
+
+def test_a_search_with_preset_ship_trains_every_trial_with_the_ship_recipe(tmp_path, fer_csv, data_dir, monkeypatch):
+    built: list[tuple[TrainConfig, int]] = []
+    build = recipe.build_compiled_model
+
+    def recording_build(config, n_train, strategy=None):
+        built.append((config, n_train))
+        return build(config, n_train, strategy)
+
+    monkeypatch.setattr(recipe, "build_compiled_model", recording_build)
+    project = tmp_path / "ship"
+    result = run_search(_config(fer_csv, data_dir, preset="ship", max_trials=1), project)
+    assert result.trials_run_here == [("0", "COMPLETED")] and built
+    for config, n_train in built:
+        # The preset's schedule reaches every trial; the search's own settings win over the preset's.
+        assert (config.lr_schedule, config.warmup_epochs) == ("cosine", 1)
+        assert (config.epochs, config.batch_size, config.precision, n_train) == (1, 32, "float32", 96)
+    assert json.loads((project / "search_config.json").read_text())["preset"] == "ship"
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["fer_train_command"].startswith("fer-train --preset ship --data ")
+    assert "preset: ship" in (project / "trials.md").read_text()
+
+
+def test_a_search_saved_before_presets_existed_resumes_and_another_preset_is_refused(tmp_path, fer_csv, data_dir):
+    config = _config(fer_csv, data_dir)
+    project = tmp_path / "old"
+    project.mkdir()
+    saved = config.to_dict()
+    del saved["preset"]  # as fer-tune wrote search_config.json before --preset
+    (project / "search_config.json").write_text(json.dumps(saved))
+    check_project_dir(project, config, "local")  # a missing setting counts as its default, seed
+    assert json.loads((project / "search_config.json").read_text())["preset"] == "seed"
+    with pytest.raises(ProjectDirError, match="preset: 'seed' -> 'ship'"):
+        check_project_dir(project, dataclasses.replace(config, preset="ship"), "local")
+
+
+def test_fer_tune_help_shows_every_default_without_loading_tensorflow():
+    code = (
+        "import sys; from pipeline.tuning.cli import build_parser; build_parser().format_help(); "
+        "print([m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
+    actions = [a for a in build_parser()._actions if a.dest != "help"]
+    assert {a.dest for a in actions} >= {f.name for f in dataclasses.fields(SearchConfig)}
+    for action in actions:
+        assert "(default:" in action.help, action.dest
+    assert build_parser().parse_args([]).preset == "seed"
 
 
 def test_random_search_resumes_where_it_stopped(resumed_random_search):
@@ -257,7 +374,7 @@ def test_distributed_search_with_a_chief_and_two_workers(tmp_path, fer_csv, data
     load_fer2013(fer_csv, data_dir)
     project = tmp_path / "distributed"
     port = str(_free_port())
-    command = [sys.executable, "-m", "pipeline.tune", *_cli_args(project, fer_csv, data_dir, "--max-trials", "2")]
+    command = [sys.executable, "-m", "pipeline.tuning.cli", *_cli_args(project, fer_csv, data_dir, "--max-trials", "2")]
     deadline = time.monotonic() + 240  # every process is killed by then
     procs: dict[str, subprocess.Popen] = {}
     logs = {name: tmp_path / f"{name}.log" for name in ("chief", "tuner0", "tuner1")}
@@ -310,7 +427,7 @@ def test_a_search_killed_mid_trial_resumes_and_reruns_that_trial(tmp_path, fer_c
     log_path = tmp_path / "killed.log"
     with open(log_path, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.tune", *args, "--epochs", "50"],
+            [sys.executable, "-m", "pipeline.tuning.cli", *args, "--epochs", "50"],
             cwd=ROOT,
             env={k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")},
             stdout=out,

@@ -44,10 +44,10 @@ class SearchConfig:
     """The settings of one search. Written into the project directory as ``search_config.json``."""
 
     data: str | None = option(
-        None, "FER2013 CSV, .csv.gz or image-folder directory (required, except on the chief)", metavar="PATH"
+        None, "FER2013 CSV, .csv.gz or image-folder directory; required, except on the chief", metavar="PATH"
     )
     data_dir: str | None = option(
-        None, "prepared-dataset cache (none: $FER_DATA_DIR, else ~/tensorflow_datasets)", metavar="DIR"
+        None, "prepared-dataset cache; none: $FER_DATA_DIR, else ~/tensorflow_datasets", metavar="DIR"
     )
     preset: str = option(
         "seed",
@@ -66,17 +66,17 @@ class SearchConfig:
     batch_size: int = option(64, "examples per training step")
     precision: str = option("float32", "compute precision of the trials, as fer-train --precision", choices=PRECISIONS)
     time_budget: float | None = option(
-        None, "seconds; no new trial starts this long after this session's first trial started (none: no limit)"
+        None, "seconds; no new trial starts this long after this session's first trial started; none: no limit"
     )
     max_train_examples: int | None = option(None, "train every trial on the first N training examples only")
     max_eval_examples: int | None = option(None, "score trials on the first N validation examples only")
     seed: int = option(42, "random seed of every trial, so that trials differ by their hyperparameters only")
-    max_model_size: int | None = option(None, "trials of a model with more than N parameters fail (none: no limit)")
+    max_model_size: int | None = option(None, "trials of a model with more than N parameters fail; none: no limit")
     max_consecutive_failures: int = option(3, "stop the search after N failed trials in a row")
     hyperband_factor: int = option(3, "Hyperband: reduction factor of the epochs and trials between brackets")
     hyperband_iterations: int = option(1, "Hyperband: how many times the whole schedule runs")
     initial_points: int | None = option(
-        None, "Bayesian: random trials before the Gaussian process (none: 3 per searched hyperparameter)"
+        None, "Bayesian: random trials before the Gaussian process; none: 3 per searched hyperparameter"
     )
     verbose: int = option(1, "Keras progress output of each trial: 0 silent, 1 progress bar, 2 one line per epoch")
     # Hyperparameters held at one value (e.g. {"width_multiplier": 1.0} keeps the documented
@@ -91,7 +91,9 @@ def trial_base_config(config: SearchConfig) -> TrainConfig:
     """The ``TrainConfig`` every trial of ``config`` starts from: its preset with the search's settings.
 
     The searched hyperparameters then replace its model arguments, learning rate, label
-    smoothing and augmentation (``train_config_from_hyperparameters``).
+    smoothing and augmentation (``train_config_from_hyperparameters``). A learning-rate
+    schedule spans the search's ``epochs``: under Hyperband, the most a trial trains, so a
+    shorter trial stops partway through a cosine decay.
 
     Raises:
         ValueError: on an unknown preset or a setting the preset's configuration refuses.
