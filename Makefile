@@ -1,6 +1,7 @@
 # One-command set-up on a fresh machine (Python 3.11 or 3.12 on PATH):
 #   make demo                 create .venv, install, start the demo on the shipped model
-#   make test                 create .venv, install, lint, run the tests
+#   make test                 create .venv, install, lint, run every test (what CI runs)
+#   make test-fast            the same without the slow and browser tests
 #   make train DATA=path      train the seed CNN on FER2013
 # EXTRA=gpu installs tensorflow[and-cuda] instead of tensorflow-cpu.
 
@@ -11,7 +12,7 @@ BIN := $(VENV)/bin
 DATA ?= ../shared/data/fer2013
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint train clean
+.PHONY: setup demo test test-fast lint train clean
 
 setup: $(VENV)/.installed
 
@@ -29,7 +30,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# Every test, slow and browser ones included: what CI runs.
 test: setup lint
+	$(BIN)/python -m pytest -m '' --durations=15 $(PYTEST_ARGS)
+
+# The default selection (pyproject addopts): no slow and no browser tests.
+test-fast: setup lint
 	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
 
 train: setup

@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from pipeline.evaluate import main
+from pipeline.cli.evaluate import main
 
 
 def test_fer_eval_json_on_a_keras_model(smoke_run, fer_csv, data_dir, tmp_path, capsys):

@@ -200,3 +200,19 @@ def test_processes_preparing_the_same_source_at_once_all_get_it(tmp_path):
     for p, (out, err) in zip(procs, results):
         assert p.returncode == 0, err[-2000:]
         assert out.strip().splitlines()[-1] == "700"
+
+
+def test_limited_cuts_train_and_the_eval_splits_separately(fer_csv, data_dir):
+    data = load_fer2013(fer_csv, data_dir)
+    limited = data.limited(max_train_examples=10, max_eval_examples=4)
+    assert {name: len(dataset_to_arrays(ds)[1]) for name, ds in limited.items()} == {
+        "train": 10,
+        "validation": 4,
+        "test": 4,
+    }
+    # The first examples of each split, in the split's order.
+    first_train, _ = dataset_to_arrays(data.split("train").take(10))
+    np.testing.assert_array_equal(dataset_to_arrays(limited["train"])[0], first_train)
+    for no_limit in (None, 0):
+        whole = data.limited(no_limit, no_limit)
+        assert {name: len(dataset_to_arrays(ds)[1]) for name, ds in whole.items()} == data.num_examples

@@ -2,9 +2,11 @@ import cv2
 import numpy as np
 import pytest
 
+from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND
+from model_zoo.constants import CLASS_NAMES
 from serving_demo.drawing import draw_faces
 from serving_demo.image_io import ImageInputError
-from serving_demo.recognizer import BACKEND_FILES, CLASS_NAMES, NO_FACE_MESSAGE, EmotionRecognizer
+from serving_demo.recognizer import NO_FACE_MESSAGE, EmotionRecognizer
 from tests.images import ASTRONAUT_FACE_CENTRE, astronaut
 
 
@@ -15,7 +17,8 @@ def recognizer(exported):
 
 def test_output_schema(recognizer):
     analysis = recognizer.analyze(astronaut())
-    assert len(analysis.faces) == 1 and analysis.backend == "tflite-int8"
+    assert len(analysis.faces) == 1 and analysis.backend == DEFAULT_BACKEND == "tflite-int8"
+    assert recognizer.class_names == CLASS_NAMES  # from the export's labels.txt
     face = analysis.faces[0]
     x, y, w, h = face.box
     assert x <= ASTRONAUT_FACE_CENTRE[0] <= x + w and y <= ASTRONAUT_FACE_CENTRE[1] <= y + h
@@ -29,8 +32,8 @@ def test_output_schema(recognizer):
 
 
 def test_every_backend_is_available_and_switchable(recognizer):
-    assert recognizer.available_backends() == list(BACKEND_FILES)
-    results = {name: recognizer.analyze(astronaut(), backend=name) for name in BACKEND_FILES}
+    assert recognizer.available_backends() == list(BACKENDS)
+    results = {name: recognizer.analyze(astronaut(), backend=name) for name in BACKENDS}
     reference = results["keras"].faces[0]
     for name, analysis in results.items():
         face = analysis.faces[0]
@@ -38,11 +41,13 @@ def test_every_backend_is_available_and_switchable(recognizer):
         assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=0.02)
         # Float backends give Keras' answer; how close the others come is the parity gate's job,
         # and this astronaut is far from the generated faces the tiny model was calibrated on.
-        if name in ("saved_model", "tflite-fp32", "tflite-fp16"):
+        if name in ("keras-eager", "saved_model", "tflite-fp32", "tflite-fp16"):
             tolerance = 1e-2 if name == "tflite-fp16" else 1e-3
             assert face.probabilities == pytest.approx(reference.probabilities, abs=tolerance), name
-    # Predictors are loaded once and cached.
+    # Predictors are loaded once and cached; an older name reaches the same one.
     assert recognizer.predictor("tflite-fp32") is recognizer.predictor("tflite-fp32")
+    assert recognizer.predictor("tflite_float32") is recognizer.predictor("tflite-fp32")
+    assert recognizer.analyze(astronaut(), backend="tflite_int8").backend == "tflite-int8"
 
 
 def test_input_forms_give_the_same_faces(recognizer, tmp_path):
@@ -89,3 +94,38 @@ def test_drawing_marks_each_face_and_leaves_the_input_alone(recognizer):
     x, y, w, h = analysis.faces[0].box
     changed = np.any(annotated != rgb, axis=2)
     assert changed[y : y + h, x].all()  # the box's left edge is drawn
+
+
+def _int8_only_export(exported, directory, labels: list[str] | None):
+    directory.mkdir()
+    (directory / "model_int8.tflite").write_bytes((exported.out_dir / "model_int8.tflite").read_bytes())
+    if labels is not None:
+        (directory / "labels.txt").write_text("\n".join(labels) + "\n")
+    return directory
+
+
+def test_class_names_come_from_the_exports_labels(recognizer, exported, tmp_path):
+    names = ["wut", "ugh", "eek", "yay", "meh", "oh", "hm"]
+    renamed = EmotionRecognizer(_int8_only_export(exported, tmp_path / "renamed", names))
+    assert renamed.class_names == tuple(names)
+    face = renamed.analyze(astronaut()).faces[0]
+    original = recognizer.analyze(astronaut()).faces[0]
+    assert list(face.probabilities) == names
+    # Same model, same numbers: only the names differ, class by class.
+    assert list(face.probabilities.values()) == list(original.probabilities.values())
+    assert face.emotion == names[list(CLASS_NAMES).index(original.emotion)]
+    assert renamed.analyze(astronaut()).to_dict()["faces"][0]["emotion"] == face.emotion
+    # An export without labels.txt (made by hand) has the FER2013 classes.
+    assert EmotionRecognizer(_int8_only_export(exported, tmp_path / "bare", None)).class_names == CLASS_NAMES
+
+
+def test_labels_that_do_not_fit_the_model_are_a_clear_error(exported, tmp_path):
+    six = EmotionRecognizer(_int8_only_export(exported, tmp_path / "six", list(CLASS_NAMES[:6])))
+    with pytest.raises(ValueError, match="gives 7 probabilities but .*labels.txt names 6 classes; re-export"):
+        six.analyze(astronaut())
+    with pytest.raises(ValueError, match="gives 7 probabilities but .*labels.txt names 6 classes"):
+        six.classify_faces(np.zeros((1, 48, 48, 1), np.uint8))
+    with pytest.raises(ValueError, match="one distinct class name per line"):
+        EmotionRecognizer(_int8_only_export(exported, tmp_path / "twice", ["Happy", *CLASS_NAMES[1:6], "Happy"]))
+    with pytest.raises(ValueError, match="one distinct class name per line"):
+        EmotionRecognizer(_int8_only_export(exported, tmp_path / "empty", []))
