@@ -1,1 +1,1 @@
-"""SavedModel and TFLite export, parity checks, predictors and the benchmark."""
+"""SavedModel and TFLite export behind the parity gate (``fer-export``), and the benchmark (``fer-bench``)."""

@@ -303,3 +303,16 @@ def _peak_rss_megabytes() -> float:
 
 def _project_root() -> str:
     return str(Path(__file__).resolve().parents[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``fer-bench``'s entry point, kept under its old name: the command line lives in ``export.cli.bench``."""
+    from export.cli.bench import main as command_main
+
+    return command_main(argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -260,3 +260,16 @@ def _write_manifest(directory: Path) -> None:
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     manifest = {str(p.relative_to(directory)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``fer-export``'s entry point, kept under its old name: the command line lives in ``export.cli.export``."""
+    from export.cli.export import main as command_main
+
+    return command_main(argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

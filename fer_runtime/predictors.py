@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from model_zoo.artifacts import TFLITE_ARTIFACTS, artifact, artifact_path
+from model_zoo.artifacts import SERVING_SIGNATURE, TFLITE_ARTIFACTS, artifact, artifact_path
 from model_zoo.constants import NUM_CLASSES
 
 
@@ -54,7 +54,7 @@ class KerasPredictor:
 class SavedModelPredictor:
     """A SavedModel's ``serving_default`` signature (uint8 images of any size, 1 or 3 channels)."""
 
-    def __init__(self, path: str | Path, signature: str = "serving_default"):
+    def __init__(self, path: str | Path, signature: str = SERVING_SIGNATURE):
         import tensorflow as tf
 
         self._tf = tf

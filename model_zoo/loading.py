@@ -6,8 +6,9 @@ from pathlib import Path
 
 import keras
 
-# Importing these modules registers FacePreprocessing and HorizontalFlip with Keras, so
-# plain keras.models.load_model works once model_zoo is imported.
+# Importing these modules registers FacePreprocessing and HorizontalFlip with Keras, so plain
+# keras.models.load_model works once this module (or model_zoo.load_model) has been imported.
+# ``import model_zoo`` alone does not import it: that stays free of TensorFlow.
 from model_zoo import flip_averaging as _flip_averaging  # noqa: F401
 from model_zoo import preprocessing as _preprocessing  # noqa: F401
 
@@ -23,5 +24,7 @@ def load_model(path: str | Path) -> keras.Model:
     if not path.exists():
         raise FileNotFoundError(f"No model at {path}")
     if path.suffix != ".keras":
-        raise ValueError(f"{path} is not a .keras file; SavedModel and .tflite files load through export.predictors")
+        raise ValueError(
+            f"{path} is not a .keras file; SavedModel and .tflite files load through fer_runtime.predictors"
+        )
     return keras.models.load_model(path, compile=False)

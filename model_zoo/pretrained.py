@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from model_zoo.artifacts import artifact_path
+
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained" / "seed_cnn_fer2013"
 
 HOW_TO_GET_ONE = (
@@ -18,6 +20,6 @@ def pretrained_artifacts_dir() -> Path:
     Raises:
         FileNotFoundError: if this installation ships no pretrained model; the message says how to make one.
     """
-    if not (PRETRAINED_DIR / "model.keras").is_file():
+    if not artifact_path(PRETRAINED_DIR, "keras").is_file():
         raise FileNotFoundError(f"No pretrained model is installed at {PRETRAINED_DIR}. {HOW_TO_GET_ONE}")
     return PRETRAINED_DIR

@@ -273,7 +273,8 @@ def _write_run_info(run_dir: Path, data, sizes: dict, strategy) -> None:
         prepared_dataset=str(data.prepared_dir),
         skipped_rows=data.skipped_rows,
         examples=sizes,
-        versions={"python": env["python"], **env["packages"]},
+        versions={"python": env["python"], "tensorflow": tf.__version__, "keras": keras.__version__},
+        packages=env["packages"],
         host={
             "platform": env["platform"],
             "cpu_count": env["cpu_count"],
@@ -291,3 +292,16 @@ def _update_run_info(run_dir: Path, **fields) -> None:
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     info.update(fields)
     write_text_atomic(info_path, json.dumps(info, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``fer-train``'s entry point, kept under its old name: the command line lives in ``pipeline.cli.train``."""
+    from pipeline.cli.train import main as command_main
+
+    return command_main(argv)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

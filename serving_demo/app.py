@@ -16,7 +16,6 @@ import base64
 import os
 import sys
 import time
-from pathlib import Path
 
 # Before Gradio is imported anywhere: no analytics, no version check, no hub calls.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -28,17 +27,18 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND  # noqa: E402
+from model_zoo.constants import CLASS_NAMES  # noqa: E402
+from serving_demo import EXAMPLES_DIR  # noqa: E402
 from serving_demo.drawing import draw_faces  # noqa: E402
 from serving_demo.face_detector import FaceDetector  # noqa: E402
 from serving_demo.image_io import ImageInputError  # noqa: E402
 from serving_demo.recognizer import Analysis, EmotionRecognizer  # noqa: E402
 
-EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"
 MAX_FILE_SIZE = "20mb"
-ABOUT = """\
+ABOUT = f"""\
 # Facial emotion recognition
-Every frontal face in the picture gets a box and one of seven emotions (Angry, Disgust, Fear,
-Happy, Sad, Surprise, Neutral), from a small CNN trained on FER2013. Faces are found with
+Every frontal face in the picture gets a box and one of {len(CLASS_NAMES)} emotions ({", ".join(CLASS_NAMES)}),
+from a small CNN trained on FER2013. Faces are found with
 OpenCV's Haar cascade; the **backend** runs the same model as a full SavedModel/Keras graph or as
 TFLite (float32, float16, dynamic-range or full int8): switch it to compare latency. Nothing is
 stored and nothing leaves this machine. Not for decisions about people: FER2013 is small, skewed

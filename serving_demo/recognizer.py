@@ -12,7 +12,7 @@ import numpy as np
 
 from fer_runtime.predictors import Predictor, load_backend
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, artifact_path, available_backends, canonical_backend
-from model_zoo.constants import FACE_SIZE, read_labels
+from model_zoo.constants import FACE_SIZE, LABELS_FILE, read_labels
 from model_zoo.pretrained import pretrained_artifacts_dir
 from serving_demo.face_detector import FaceDetector
 from serving_demo.image_io import load_image
@@ -127,7 +127,7 @@ class EmotionRecognizer:
             probs = predictor.predict(faces)
         if probs.shape[-1] != len(self.class_names):
             raise ValueError(
-                f"The {name} model gives {probs.shape[-1]} probabilities but {self.artifacts_dir / 'labels.txt'} "
+                f"The {name} model gives {probs.shape[-1]} probabilities but {self.artifacts_dir / LABELS_FILE} "
                 f"names {len(self.class_names)} classes; re-export the model with fer-export."
             )
         return probs

@@ -47,13 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-eval``; returns 0 or 2 (bad input)."""
     args = build_parser().parse_args(argv)
     setup_logging(logging.WARNING)
+    from model_zoo.artifacts import artifact_path
     from model_zoo.pretrained import pretrained_artifacts_dir
     from pipeline.evaluate import evaluate  # TensorFlow loads here
     from pipeline.fer2013_sources import BadRowError, MissingDataError
     from pipeline.metrics import format_metrics
 
     try:
-        args.model = args.model or str(pretrained_artifacts_dir() / "model.keras")
+        args.model = args.model or str(artifact_path(pretrained_artifacts_dir(), "keras"))
         result = evaluate(args.model, args.data, args.split, args.data_dir, args.batch_size, args.skip_bad_rows)
     except KeyError as e:
         print(f"fer-eval: error: {e.args[0]}", file=sys.stderr)

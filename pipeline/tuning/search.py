@@ -85,6 +85,7 @@ def run_search(config: SearchConfig, project_dir: str | Path) -> SearchResult:
     config = dataclasses.replace(config, data=_normalised_path(config.data))
 
     base = trial_base_config(config)
+    check_project_dir(project_dir, config, role)  # before reading the data: a wrong directory is told at once
     if role == "chief":
         splits = None
         hypermodel = SeedCNNHyperModel(base)  # the chief declares the space and runs no trial
@@ -94,7 +95,6 @@ def run_search(config: SearchConfig, project_dir: str | Path) -> SearchResult:
         # schedule counts its examples, class weights its labels, BatchNorm recalibration its faces.
         train_images, train_labels = dataset_to_arrays(splits["train"])
         hypermodel = SeedCNNHyperModel(base, train_images=train_images, train_labels=train_labels)
-    check_project_dir(project_dir, config, role)
     tuner = make_tuner(config, project_dir, hypermodel, role)
     done = len(tuner.oracle.trials) if role != "worker" else 0
     if done:
@@ -150,7 +150,7 @@ def retrain_best(project_dir: str | Path, run_dir: str | Path, epochs: int | Non
         FileNotFoundError: if the project has no best trial yet.
         RunDirError: if ``run_dir`` holds another run.
     """
-    from pipeline.train import train  # imported here: it pulls in plotting and export code
+    from pipeline.train import train  # imported here: only retraining needs the training loop and plots
 
     project_dir = Path(project_dir)
     best_path = project_dir / BEST_HYPERPARAMETERS

@@ -51,8 +51,9 @@ class SearchConfig:
     )
     preset: str = option(
         "seed",
-        "fer-train preset every trial starts from (its schedule, EMA, class weights, augmentation, ...); "
-        "the searched hyperparameters replace its fields",
+        "fer-train preset every trial starts from: its learning-rate schedule and warm-up, weight averaging, "
+        "class weights, BatchNorm recalibration and erasing; the searched hyperparameters, and this search's "
+        "model, epochs, batch size, precision, seed and example limits, replace the preset's",
         choices=tuple(PRESETS),
     )
     tuner: str = option("random", "search algorithm", choices=TUNERS)
