@@ -5,41 +5,33 @@ import pytest
 from export.bench import RESULT_FIELDS, load_bench_inputs
 from export.cli.bench import main
 from fer_runtime.predictors import load_backend
-from model_zoo.artifacts import BACKENDS, artifact
+from model_zoo.artifacts import BACKENDS, artifact, canonical_backend
 from pipeline.evaluate import evaluate_arrays
 
+# One TensorFlow backend and two TFLite ones (a TFLite process starts in a second, a TensorFlow one
+# in about five). Older names are accepted on the command line; the results carry the table's names.
+SOME_BACKENDS = ["saved_model", "tflite_float32", "tflite-int8"]
 
-def test_bench_measures_every_backend_and_writes_json_and_plot(exported, fer_csv, data_dir, tmp_path, capsys):
+
+@pytest.mark.parametrize(
+    "backends",
+    [
+        pytest.param(SOME_BACKENDS, id="savedmodel-and-tflite"),
+        # Seven measuring processes, four of them loading TensorFlow: 25 s on 2 cores.
+        pytest.param(None, id="every-backend-by-default", marks=pytest.mark.slow),
+    ],
+)
+def test_bench_measures_backends_and_writes_json_and_plot(exported, fer_csv, data_dir, tmp_path, capsys, backends):
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
-    code = main(
-        [
-            "--artifacts",
-            str(exported.out_dir),
-            "--data",
-            str(fer_csv),
-            "--data-dir",
-            str(data_dir),
-            "--threads",
-            "1",
-            "--iterations",
-            "5",
-            "--warmup",
-            "1",
-            "--batch-runs",
-            "2",
-            "--e2e-iterations",
-            "2",
-            "--json",
-            str(out),
-            "--plot",
-            str(png),
-        ]
-    )
-    assert code == 0
+    args = ["--artifacts", str(exported.out_dir), "--data", str(fer_csv), "--data-dir", str(data_dir)]
+    args += ["--threads", "1", "--iterations", "5", "--warmup", "1", "--batch-runs", "2", "--e2e-iterations", "2"]
+    args += ["--json", str(out), "--plot", str(png)]
+    assert main(args + (["--backends", *backends] if backends else [])) == 0
+    measured = [canonical_backend(b) for b in backends] if backends else list(BACKENDS)
     record = json.loads(out.read_text())
     assert record["faces"] == 42 and record["split"] == "validation"
     results = record["results"]
-    assert [r["backend"] for r in results] == list(BACKENDS)
+    assert [r["backend"] for r in results] == measured
     for r in results:
         assert set(r) == set(RESULT_FIELDS)
         assert r["threads"] == 1 and r["latency_calls"] == 5
@@ -54,13 +46,13 @@ def test_bench_measures_every_backend_and_writes_json_and_plot(exported, fer_csv
     by_name = {r["backend"]: r for r in results}
     # The accuracy each worker reports is what fer-eval's metrics give that backend on the same faces.
     faces, labels = load_bench_inputs(str(fer_csv), "validation", 100_000, str(data_dir))
-    for backend in BACKENDS:
+    for backend in measured:
         want = evaluate_arrays(load_backend(exported.out_dir, backend), faces, labels)["accuracy"]
         assert by_name[backend]["accuracy"] == pytest.approx(want, abs=1e-9), backend
-    # The tiny model learnt the generated faces, and float backends give the same answers.
-    floats = {b: by_name[b]["accuracy"] for b in BACKENDS if artifact(b).parity in ("reference", "float")}
-    assert len(set(floats.values())) == 1, floats
-    assert by_name["keras"]["accuracy"] > 0.8  # chance is 1/7
+    # The tiny model learnt the generated faces (chance is 1/7), and float backends give the same answers.
+    floats = {b: by_name[b]["accuracy"] for b in measured if artifact(b).parity in ("reference", "float")}
+    assert len(floats) >= 2 and len(set(floats.values())) == 1, floats
+    assert min(floats.values()) > 0.8
     # A TFLite process never loads TensorFlow, so it needs far less memory.
     assert by_name["tflite-int8"]["peak_rss_megabytes"] < by_name["saved_model"]["peak_rss_megabytes"] / 2
     assert png.stat().st_size > 10_000

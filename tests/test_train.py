@@ -26,6 +26,9 @@ def _history_epochs(run_dir: Path) -> list[int]:
 
 
 def test_smoke_run_writes_a_complete_run_directory(smoke_run, fer_csv, data_dir):
+    import keras
+    import tensorflow as tf
+
     from fer_runtime.predictors import KerasPredictor
     from pipeline.evaluate import evaluate_arrays
     from pipeline.fer2013_dataset import load_fer2013
@@ -64,6 +67,7 @@ def test_smoke_run_writes_a_complete_run_directory(smoke_run, fer_csv, data_dir)
     assert {"accuracy", "loss", "val_accuracy", "val_loss", "images_per_sec"} <= set(rows[0])
     info = json.loads((smoke_run / "run_info.json").read_text())
     assert info["examples"] == {"train": 140, "validation": 42, "test": 35} and "finished" in info
+    assert info["versions"]["tensorflow"] == tf.__version__ and info["versions"]["keras"] == keras.__version__
 
 
 def test_same_command_on_a_finished_run_does_not_retrain(smoke_run, fer_csv, data_dir, capsys):
@@ -147,7 +151,7 @@ def _train_command(fer_csv, data_dir, run_dir, *extra):
     ]
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 40 epochs, killed and resumed in a second process: 30 s on 2 cores
 def test_killed_run_resumes_where_it_stopped(tmp_path, fer_csv, data_dir, smoke_run):
     run_dir = tmp_path / "killed"
     command = _train_command(fer_csv, data_dir, run_dir, "--epochs", "40", "--learning-rate", "0.003")
@@ -176,6 +180,7 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, fer_csv, data_dir, smoke_
     assert json.loads((run_dir / "run_info.json").read_text())["sessions"] == 2
 
 
+@pytest.mark.slow  # distributed training in a second process: 13 s on 2 cores
 def test_mirrored_strategy_over_two_logical_cpus(tmp_path, fer_csv, data_dir, smoke_run):
     run_dir = tmp_path / "mirrored"
     command = _train_command(fer_csv, data_dir, run_dir, "--strategy", "mirrored", "--cpu-devices", "2")
@@ -188,6 +193,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path, fer_csv, data_dir, sm
     assert json.loads((run_dir / "metrics.json").read_text())["splits"]["validation"]["n"] == 42
 
 
+@pytest.mark.slow  # two training runs: 18 s on 2 cores (test_batchnorm_recalibration_... trains with EMA too)
 def test_weight_averaging_validates_and_keeps_the_averaged_weights(tmp_path, fer_csv, data_dir):
     from model_zoo import load_model
     from pipeline.train import train
