@@ -367,6 +367,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # three processes: a chief and two workers
 def test_distributed_search_with_a_chief_and_two_workers(tmp_path, fer_csv, data_dir):
     from pipeline.fer2013_dataset import load_fer2013
 
