@@ -39,7 +39,7 @@ class TrainConfig:
     max_train_examples: int | None = option(None, "train on the first N training examples only (smoke runs)")
     max_eval_examples: int | None = option(None, "use the first N examples of validation and test only")
     # --- model ---
-    model: str = option("seed_cnn", "architecture, a registered model of the zoo")
+    model: str = option("seed_cnn", "architecture, a registered model of the zoo", choices=list_models)
     model_kwargs: dict[str, Any] = option({}, "arguments of the model builder as JSON, e.g. '{\"l2\": 1e-4}'")
     # --- optimisation ---
     epochs: int = option(25, "training epochs")
@@ -123,11 +123,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def _choices(f: dataclasses.Field) -> tuple | None:
+    # A callable in the metadata is asked on use (``model``: the models registered by then).
+    choices = f.metadata.get("choices")
+    return tuple(choices()) if callable(choices) else choices
+
+
 def field_choices(name: str) -> tuple | None:
     """The values a ``TrainConfig`` field accepts, where it has a fixed set (``model``: the registered models)."""
-    if name == "model":
-        return tuple(list_models())
-    return next(f.metadata.get("choices") for f in dataclasses.fields(TrainConfig) if f.name == name)
+    return next(_choices(f) for f in dataclasses.fields(TrainConfig) if f.name == name)
 
 
 def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -145,7 +149,7 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
         raise ValueError(f"Unknown config field(s) {unknown}; known fields: {sorted(known)}")
     config = TrainConfig(**values)
     for f in dataclasses.fields(TrainConfig):
-        allowed = field_choices(f.name)
+        allowed = _choices(f)
         if allowed and getattr(config, f.name) not in allowed:
             raise ValueError(f"{f.name} must be one of {allowed}, got {getattr(config, f.name)!r}")
     if config.epochs < 1 or config.batch_size < 1:
@@ -205,7 +209,7 @@ def add_dataclass_arguments(
             continue
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS if suppress_defaults else default}
-        choices = field_choices(f.name) if cls is TrainConfig else f.metadata.get("choices")
+        choices = _choices(f)
         if choices:
             kwargs["choices"] = choices
         if "metavar" in f.metadata:
