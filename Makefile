@@ -3,7 +3,7 @@
 #   make test                 create .venv, install, lint, run every test (what CI runs)
 #   make test-fast            the same without the slow and browser tests
 #   make train DATA=path      train the seed CNN on FER2013
-# EXTRA=gpu installs tensorflow[and-cuda] instead of tensorflow-cpu.
+# EXTRA=gpu adds the CUDA libraries (tensorflow[and-cuda]); the default runs on the CPU.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -19,6 +19,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# tensorflow-cpu (this project's dependency before) and tensorflow install the same files: keep one.
+	$(BIN)/python -m pip uninstall --quiet --yes tensorflow-cpu 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRA),test]"
 	touch $@
 

@@ -133,12 +133,12 @@ def measure_end_to_end(artifacts: Path, backend: str, threads: int, frame: np.nd
     import cv2
 
     from serving_demo.drawing import draw_faces
-    from serving_demo.face_detector import FaceDetector
+    from serving_demo.detectors.haar import naive_haar
     from serving_demo.recognizer import EmotionRecognizer
 
     cv2.setNumThreads(threads)
     recognizer = EmotionRecognizer(artifacts, backend=backend, num_threads=threads)
-    naive = FaceDetector(scale_factor=1.1, min_neighbors=5, min_size=0, detect_width=None)
+    naive = naive_haar()
     timings: dict[str, list[float]] = {"fast": [], "naive": []}
     faces = {}
     for i in range(iterations + 3):  # the first calls load and warm up
