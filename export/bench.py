@@ -124,20 +124,26 @@ def end_to_end_frame() -> np.ndarray:
     return frame
 
 
-def measure_end_to_end(artifacts: Path, backend: str, threads: int, frame: np.ndarray, iterations: int) -> dict:
-    """Detect + classify + draw on ``frame``: the recognizer's pipeline against the naive one, same backend.
+def measure_end_to_end(
+    artifacts: Path, backend: str, threads: int, frame: np.ndarray, iterations: int, detector: str | None = None
+) -> dict:
+    """Detect + classify + draw on ``frame``: the recognizer's pipeline (with ``detector``, default: the default
+    detector) against the naive one, same backend.
 
     The naive way is what the ``fer`` package and most tutorials do: Haar with scale factor 1.1
     and 5 neighbours on the full frame, then the classifier.
     """
     import cv2
 
-    from serving_demo.drawing import draw_faces
+    from serving_demo.detectors import DEFAULT_DETECTOR
     from serving_demo.detectors.haar import naive_haar
+    from serving_demo.drawing import draw_faces
     from serving_demo.recognizer import EmotionRecognizer
 
     cv2.setNumThreads(threads)
-    recognizer = EmotionRecognizer(artifacts, backend=backend, num_threads=threads)
+    recognizer = EmotionRecognizer(
+        artifacts, backend=backend, detector=detector or DEFAULT_DETECTOR, num_threads=threads
+    )
     naive = naive_haar()
     timings: dict[str, list[float]] = {"fast": [], "naive": []}
     faces = {}
@@ -169,6 +175,7 @@ def run_bench(
     warmup: int = 30,
     batch_runs: int = 20,
     e2e_iterations: int = 50,
+    detector: str | None = None,
 ) -> list[dict]:
     """Measure every (backend, threads) pair, each in a fresh process, on the same ``faces``.
 
@@ -180,6 +187,7 @@ def run_bench(
         iterations, warmup: Timed and untimed batch-1 calls.
         batch_runs: Timed batch-64 calls.
         e2e_iterations: Timed end-to-end 640x480 frames per backend (0: none).
+        detector: The face detector of the end-to-end frames (default: the default detector).
 
     Returns:
         One dict per pair with the fields of ``RESULT_FIELDS``.
@@ -204,6 +212,8 @@ def run_bench(
                            "--inputs", str(inputs), "--artifacts", str(artifacts), "--iterations", str(iterations),
                            "--warmup", str(warmup), "--batch-runs", str(batch_runs),
                            "--e2e-iterations", str(e2e_iterations)]  # fmt: skip
+                if detector:
+                    command += ["--detector", detector]
                 env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": _project_root()}
                 done = subprocess.run(command, capture_output=True, text=True, env=env)
                 if done.returncode != 0:

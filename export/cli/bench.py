@@ -8,6 +8,15 @@ memory are per process): load time; batch-1 latency p50/p90/p99 over
 peak resident memory; accuracy on ``--split`` when ``--data`` is given; and end to
 end on a 640x480 frame (detect + classify + draw) against the naive Haar pipeline.
 Every backend gets the same inputs. Prints a table and writes JSON and a bar chart.
+
+    fer-bench --data ../shared/data/fer2013 --faces-in-frames 600 --no-backends --json fif.json
+
+pastes 600 faces of --split into 640x480 scenes and measures every face detector on them: recall, false boxes
+per frame, accuracy on the faces found and end to end, detection and whole-frame time against naive Haar.
+
+    fer-bench --data ../shared/data/fer2013 --calibrate-framing --split train --limit 900
+
+measures where each detector's box lies in FER2013's face frame (the numbers behind serving_demo.face_crops).
 """
 
 from __future__ import annotations
@@ -18,7 +27,8 @@ import os
 import sys
 from pathlib import Path
 
-from model_zoo.artifacts import BACKEND_ALIASES, BACKENDS, canonical_backend
+from model_zoo.artifacts import BACKEND_ALIASES, BACKENDS, DEFAULT_BACKEND, canonical_backend
+from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS
 
 
 def _backend(name: str) -> str:
@@ -63,6 +73,46 @@ def build_parser() -> argparse.ArgumentParser:
         default=50,
         help="timed end-to-end 640x480 frames (detect + classify + draw), per backend; 0 skips them (default: 50)",
     )
+    parser.add_argument(
+        "--detector",
+        choices=list(DETECTORS),
+        default=DEFAULT_DETECTOR,
+        help=f"face detector of the end-to-end frame measurement (default: {DEFAULT_DETECTOR})",
+    )
+    parser.add_argument(
+        "--faces-in-frames",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also paste N faces of --split (needs --data) into 640x480 scenes and measure the face detectors "
+        "(default: 0, off)",
+    )
+    parser.add_argument(
+        "--detectors",
+        nargs="+",
+        choices=list(DETECTORS),
+        default=list(DETECTORS),
+        metavar="NAME",
+        help=f"detectors for --faces-in-frames and --calibrate-framing, any of {', '.join(DETECTORS)}; the first "
+        "is compared with Haar (default: all)",
+    )
+    parser.add_argument(
+        "--classifier",
+        type=_backend,
+        default=DEFAULT_BACKEND,
+        metavar="NAME",
+        help=f"backend that classifies the faces of --faces-in-frames (default: {DEFAULT_BACKEND})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the faces-in-frames scenes (default: 0)")
+    parser.add_argument(
+        "--no-backends", action="store_true", help="skip the per-backend measurements (with --faces-in-frames)"
+    )
+    parser.add_argument(
+        "--calibrate-framing",
+        action="store_true",
+        help="measure each detector's box against FER2013's face frame on faces of --split (needs --data), "
+        "print it and stop",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results here (default: print only)")
     parser.add_argument("--plot", metavar="FILE", help="write a bar chart PNG here (default: none)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: measure one backend in this process
@@ -82,7 +132,9 @@ def _run_worker(args: argparse.Namespace) -> int:
         artifacts, args.worker, threads, inputs["faces"], labels, args.iterations, args.warmup, args.batch_runs
     )
     if args.e2e_iterations:
-        result |= measure_end_to_end(artifacts, args.worker, threads, inputs["frame"], args.e2e_iterations)
+        result |= measure_end_to_end(
+            artifacts, args.worker, threads, inputs["frame"], args.e2e_iterations, args.detector
+        )
     print(json.dumps(result))
     return 0
 
@@ -95,38 +147,88 @@ def main(argv: list[str] | None = None) -> int:
     from export.bench import format_table, load_bench_inputs, plot_results, run_bench
     from model_zoo.pretrained import pretrained_artifacts_dir
 
+    if (args.faces_in_frames or args.calibrate_framing) and not args.data:
+        print(
+            "fer-bench: error: --faces-in-frames and --calibrate-framing need FER2013 faces: give --data",
+            file=sys.stderr,
+        )
+        return 2
     try:
         args.artifacts = args.artifacts or str(pretrained_artifacts_dir())
-        faces, labels = load_bench_inputs(args.data, args.split, args.limit, args.data_dir)
-        results = run_bench(
-            args.artifacts,
-            faces,
-            labels,
-            tuple(args.backends),
-            tuple(args.threads),
-            args.iterations,
-            args.warmup,
-            args.batch_runs,
-            args.e2e_iterations,
-        )
+        limit = args.faces_in_frames or args.limit
+        faces, labels = load_bench_inputs(args.data, args.split, limit, args.data_dir)
+        if args.calibrate_framing:
+            return _calibrate_framing(args, faces, labels)
+        results = []
+        if not args.no_backends:
+            results = run_bench(
+                args.artifacts,
+                faces,
+                labels,
+                tuple(args.backends),
+                tuple(args.threads),
+                args.iterations,
+                args.warmup,
+                args.batch_runs,
+                args.e2e_iterations,
+                args.detector,
+            )
+        faces_in_frames = None
+        if args.faces_in_frames:
+            from export.faces_in_frames import run_faces_in_frames
+
+            faces_in_frames = run_faces_in_frames(
+                args.artifacts, faces, labels, tuple(args.detectors), args.classifier, args.seed, max(args.threads)
+            )
     except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
         print(f"fer-bench: error: {e}", file=sys.stderr)
         return 2
-    print(format_table(results))
+    if results:
+        print(format_table(results))
+    if faces_in_frames:
+        from export.faces_in_frames import format_faces_in_frames
+
+        print(format_faces_in_frames(faces_in_frames))
     record = {
         "artifacts": str(args.artifacts),
         "data": args.data,
         "split": args.split if args.data else None,
         "faces": int(len(faces)),
         "cpu_count": os.cpu_count(),
+        "detector": args.detector,
         "results": results,
+        "faces_in_frames": faces_in_frames,
     }
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=2))
         print(f"wrote {args.json}")
-    if args.plot:
+    if args.plot and results:
         plot_results(results, args.plot)
         print(f"wrote {args.plot}")
+    return 0
+
+
+def _calibrate_framing(args: argparse.Namespace, faces, labels) -> int:
+    from export.faces_in_frames import make_faces_in_frames, measure_framing
+    from serving_demo.detectors import make_detector
+
+    data = make_faces_in_frames(faces, labels, seed=args.seed, max_rotation=0.0, brightness=(1.0, 1.0))
+    rows = [row for name in args.detectors for row in measure_framing(data, make_detector(name))]
+    print(
+        f"{'detector':<18}{'reference':<12}{'faces':>6}{'dx':>8}{'dy':>8}{'scale':>8}"
+        f"{'dx iqr':>8}{'dy iqr':>8}{'scale iqr':>10}"
+    )
+    for r in rows:
+        print(
+            f"{r['detector']:<18}{r['reference']:<12}{r['faces']:>6}{r['dx']:>8.3f}{r['dy']:>8.3f}{r['scale']:>8.3f}"
+            f"{r['dx_iqr']:>8.3f}{r['dy_iqr']:>8.3f}{r['scale_iqr']:>10.3f}"
+        )
+    print("Framing(dx, dy, scale, reference) in serving_demo/face_crops.py FRAMINGS takes these medians.")
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"split": args.split, "faces": data.num_faces, "framings": rows}, indent=2)
+        )
+        print(f"wrote {args.json}")
     return 0
 
 
