@@ -26,6 +26,31 @@ def frame_640x480(image: np.ndarray | None = None) -> np.ndarray:
     return frame
 
 
+def two_astronauts() -> np.ndarray:
+    """A 1024x512 photo with two faces: the astronaut and her mirror image (the shipped example two_astronauts.jpg)."""
+    face = astronaut()
+    return np.concatenate([face, face[:, ::-1]], axis=1)
+
+
+def rotated_astronaut(degrees: float = 15.0) -> np.ndarray:
+    """The astronaut turned ``degrees`` counter-clockwise about her face (edges reflected, no black corners)."""
+    matrix = cv2.getRotationMatrix2D(ASTRONAUT_FACE_CENTRE, degrees, 1.0)
+    return cv2.warpAffine(astronaut(), matrix, (512, 512), borderMode=cv2.BORDER_REFLECT)
+
+
+ASTRONAUT_FACE_WIDTH = 100  # pixels, in astronaut()
+
+
+def small_face_frame(face_px: int = 40) -> tuple[np.ndarray, tuple[float, float]]:
+    """A 640x480 frame with the astronaut shrunk until her face is ``face_px`` wide; returns it and the face centre."""
+    scale = face_px / ASTRONAUT_FACE_WIDTH
+    photo = cv2.resize(astronaut(), None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    top, left = 100, 200
+    frame[top : top + photo.shape[0], left : left + photo.shape[1]] = photo
+    return frame, (left + ASTRONAUT_FACE_CENTRE[0] * scale, top + ASTRONAUT_FACE_CENTRE[1] * scale)
+
+
 def write_bad_inputs(directory: Path) -> dict[str, Path]:
     """One file per awkward input; the key says what it is."""
     directory.mkdir(parents=True, exist_ok=True)
