@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import os
+import secrets
 import sys
+import tempfile
 import time
 
 # Before Gradio is imported anywhere: no analytics, no version check, no hub calls.
@@ -29,18 +32,22 @@ import numpy as np  # noqa: E402
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND  # noqa: E402
 from model_zoo.constants import CLASS_NAMES  # noqa: E402
 from serving_demo import EXAMPLES_DIR  # noqa: E402
+from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 from serving_demo.drawing import draw_faces  # noqa: E402
-from serving_demo.face_detector import FaceDetector  # noqa: E402
+from serving_demo.face_smoothing import FaceSmoother  # noqa: E402
 from serving_demo.image_io import ImageInputError  # noqa: E402
 from serving_demo.recognizer import Analysis, EmotionRecognizer  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"
+# The browser sends a webcam frame at most every STREAM_EVERY seconds: 0.1 capped the stream at 10 fps;
+# 0.03 lets a 30 fps camera through (the pipeline takes a few ms a frame).
+STREAM_EVERY = 0.03
 ABOUT = f"""\
 # Facial emotion recognition
 Every frontal face in the picture gets a box and one of {len(CLASS_NAMES)} emotions ({", ".join(CLASS_NAMES)}),
-from a small CNN trained on FER2013. Faces are found with
-OpenCV's Haar cascade; the **backend** runs the same model as a full SavedModel/Keras graph or as
-TFLite (float32, float16, dynamic-range or full int8): switch it to compare latency. Nothing is
+from a small CNN trained on FER2013. The **face detector** is MediaPipe's BlazeFace on LiteRT (or OpenCV's
+Haar cascade, the classic); the **backend** runs the same model as a full SavedModel/Keras graph or as
+TFLite (float32, float16, dynamic-range or full int8): switch either to compare accuracy and latency. Nothing is
 stored and nothing leaves this machine. Not for decisions about people: FER2013 is small, skewed
 and posed, and facial expression is not emotion.
 """
@@ -51,7 +58,7 @@ def describe(analysis: Analysis) -> str:
     faces = len(analysis.faces)
     found = f"{faces} face{'s' if faces != 1 else ''}" if faces else "no face found"
     return (
-        f"**{analysis.backend}** · {found} · detect {analysis.detect_ms:.1f} ms · "
+        f"**{analysis.backend}** · {analysis.detector} · {found} · detect {analysis.detect_ms:.1f} ms · "
         f"classify {analysis.classify_ms:.2f} ms · total {analysis.total_ms:.1f} ms"
     )
 
@@ -60,40 +67,87 @@ def largest_face_label(analysis: Analysis) -> dict[str, float] | None:
     return analysis.faces[0].probabilities if analysis.faces else None
 
 
+def save_annotated_jpeg(image: np.ndarray, cache_dir: str, salt: str) -> str:
+    """Writes the annotated RGB ``image`` as a JPEG into Gradio's cache, atomically, and returns its path.
+
+    Returned as an array, Gradio would write it to ``<cache>/<content hash>/image.jpeg`` in place
+    (``Path.write_bytes`` truncates first), so identical results of concurrent requests rewrite the
+    very file that other requests are still downloading, which then end short or empty. Here the
+    file is written under a temporary name and renamed into place: a download reads the old copy or
+    the new one, whole. One file per distinct result, as before, under a salted hash of its content.
+
+    Args:
+        image: The annotated image, RGB uint8.
+        cache_dir: Gradio's cache directory (files there are served and aged out by ``delete_cache``).
+        salt: A secret of this app, so that a path cannot be guessed from an image.
+
+    Returns:
+        The path of the JPEG (quality 75, as Gradio's own encoding).
+
+    Raises:
+        ValueError: if the image cannot be encoded.
+        OSError: if the cache cannot be written.
+    """
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 75])
+    if not ok:
+        raise ValueError("the annotated image could not be encoded as JPEG")
+    data = encoded.tobytes()
+    directory = os.path.join(cache_dir, hashlib.sha256(salt.encode() + data).hexdigest())
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "annotated.jpg")
+    fd, staging = tempfile.mkstemp(dir=directory, prefix=".annotated-", suffix=".jpg")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(staging, path)
+    except BaseException:
+        if os.path.exists(staging):
+            os.unlink(staging)
+        raise
+    return path
+
+
 def build_demo(recognizer: EmotionRecognizer):
     """The Gradio Blocks app around ``recognizer``; its upload handler is the API endpoint ``analyze``."""
     import gradio as gr
 
-    # Photos may hold small faces and are analysed once: search a larger copy than for webcam frames.
-    photo_detector = FaceDetector(min_neighbors=6, min_size=40, detect_width=640)
+    # The annotated photo goes out as a file written by save_annotated_jpeg, not as an array for Gradio to write.
+    cache_dir, salt = gr.utils.get_upload_folder(), secrets.token_hex(16)
 
-    def analyze_upload(path: str | None, backend: str):
+    def analyze_upload(path: str | None, backend: str, detector: str | None = None):
         if not path:
             raise gr.Error("Choose a photo first (JPEG, PNG, WebP or BMP).")
         try:
-            analysis = recognizer.analyze(path, backend=backend, detector=photo_detector)
+            analysis = recognizer.analyze(path, backend=backend, detector=detector or None)
         except (ImageInputError, ValueError) as e:
             raise gr.Error(str(e)) from None
         annotated = draw_faces(analysis.image, analysis.faces)
         readout = describe(analysis) + (f"\n\n{analysis.message}" if analysis.message else "")
+        annotated = save_annotated_jpeg(annotated, cache_dir, salt)
         return annotated, largest_face_label(analysis), analysis.to_dict(), readout
 
-    def refresh_on_backend_change(path: str | None, backend: str):
+    def refresh_on_change(path: str | None, backend: str, detector: str):
         if not path:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        return analyze_upload(path, backend)
+        return analyze_upload(path, backend, detector)
 
-    def analyze_frame(frame: np.ndarray | None, backend: str, last: dict | None):
+    def analyze_frame(frame: np.ndarray | None, backend: str, detector: str, smooth: bool, last: dict | None):
         if frame is None:
             return gr.skip(), gr.skip(), last
         now = time.perf_counter()
-        last = last or {}
+        last = last or {"smoother": FaceSmoother()}  # one per browser session
         fps = last.get("fps", 0.0)
         if "t" in last:
             instant = 1.0 / max(now - last["t"], 1e-6)
             fps = instant if not fps else 0.8 * fps + 0.2 * instant  # smoothed for a steady readout
-        analysis = recognizer.analyze(frame, backend=backend)
-        annotated = draw_faces(analysis.image, analysis.faces)
+        try:
+            analysis = recognizer.analyze(frame, backend=backend, detector=detector)
+        except (ImageInputError, ValueError) as e:
+            raise gr.Error(str(e)) from None
+        faces = last["smoother"].update(analysis.faces) if smooth else analysis.faces
+        if not smooth:
+            last["smoother"].reset()
+        annotated = draw_faces(analysis.image, faces)
         # The frame goes back inline as a data URL: a gr.Image output would write it to Gradio's file cache.
         ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])
         html = (
@@ -104,7 +158,7 @@ def build_demo(recognizer: EmotionRecognizer):
             if ok
             else ""
         )
-        return html, f"{fps:.1f} fps · " + describe(analysis), {"t": now, "fps": fps}
+        return html, f"{fps:.1f} fps · " + describe(analysis), last | {"t": now, "fps": fps}
 
     examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
     with gr.Blocks(title="Facial emotion recognition", analytics_enabled=False, delete_cache=(300, 600)) as demo:
@@ -115,6 +169,13 @@ def build_demo(recognizer: EmotionRecognizer):
             label="Backend",
             info="Applies to both tabs.",
             elem_id="backend",
+        )
+        detector = gr.Radio(
+            list(DETECTORS),
+            value=recognizer.detector_name if recognizer.detector_name in DETECTORS else DEFAULT_DETECTOR,
+            label="Face detector",
+            info="Applies to both tabs. " + "; ".join(f"{name}: {text}" for name, text in DETECTORS.items()),
+            elem_id="detector",
         )
         with gr.Tab("Upload", id="upload"):
             with gr.Row():
@@ -131,22 +192,29 @@ def build_demo(recognizer: EmotionRecognizer):
                     label = gr.Label(num_top_classes=len(recognizer.class_names), label="Largest face", elem_id="label")
                     faces = gr.JSON(label="Every face (box: x, y, width, height)")
             outputs = [annotated, label, faces, readout]
-            run.click(analyze_upload, [photo, backend], outputs, api_name="analyze")
-            photo.upload(analyze_upload, [photo, backend], outputs, api_visibility="private")
-            backend.change(refresh_on_backend_change, [photo, backend], outputs, api_visibility="private")
+            run.click(analyze_upload, [photo, backend, detector], outputs, api_name="analyze")
+            photo.upload(analyze_upload, [photo, backend, detector], outputs, api_visibility="private")
+            for selector in (backend, detector):
+                selector.change(refresh_on_change, [photo, backend, detector], outputs, api_visibility="private")
         with gr.Tab("Webcam", id="webcam"):
             gr.Markdown("Start the camera; frames are analysed as they arrive and never stored.")
+            smoothing = gr.Checkbox(
+                value=True,
+                label="Smooth labels across frames",
+                info="Average each face's probabilities over the frames it appears in, so labels do not flicker.",
+                elem_id="smoothing",
+            )
             with gr.Row():
                 camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="camera")
                 with gr.Column():
                     live = gr.HTML(elem_id="webcam-output")
                     stats = gr.Markdown(elem_id="webcam-stats")
-            fps_state = gr.State(None)
+            session = gr.State(None)
             camera.stream(
                 analyze_frame,
-                [camera, backend, fps_state],
-                [live, stats, fps_state],
-                stream_every=0.1,
+                [camera, backend, detector, smoothing, session],
+                [live, stats, session],
+                stream_every=STREAM_EVERY,
                 time_limit=900,
                 concurrency_limit=4,
                 api_visibility="private",
@@ -169,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"initial backend, one of {', '.join(BACKENDS)} (default: {DEFAULT_BACKEND})",
     )
     parser.add_argument(
+        "--detector",
+        default=DEFAULT_DETECTOR,
+        choices=list(DETECTORS),
+        help=f"initial face detector (default: {DEFAULT_DETECTOR}); the page can switch it",
+    )
+    parser.add_argument(
         "--host",
         default="127.0.0.1",
         help="address to bind; 0.0.0.0 exposes the demo to your network (default: 127.0.0.1)",
@@ -189,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-demo``; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        recognizer = EmotionRecognizer(args.artifacts, backend=args.backend)
+        recognizer = EmotionRecognizer(args.artifacts, backend=args.backend, detector=args.detector)
     except (FileNotFoundError, ValueError) as e:
         print(f"fer-demo: error: {e}", file=sys.stderr)
         return 2

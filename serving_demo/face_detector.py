@@ -1,4 +1,4 @@
-"""Compatibility module: the Haar detector moved to ``serving_demo.detectors.haar`` (all: ``serving_demo.detectors``)."""
+"""Compatibility module: the Haar detector moved to ``serving_demo.detectors.haar`` (all: ``.detectors``)."""
 
 from __future__ import annotations
 

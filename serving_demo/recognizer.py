@@ -62,6 +62,11 @@ class Analysis:
         }
 
 
+def detector_name(detector) -> str:
+    """A detector's ``name``; detectors written for the old interface have none: their class name."""
+    return getattr(detector, "name", type(detector).__name__)
+
+
 class EmotionRecognizer:
     """Finds faces and classifies their emotion with a selectable backend and face detector.
 
@@ -126,6 +131,11 @@ class EmotionRecognizer:
                 self._predictors[name] = load_backend(self.artifacts_dir, name, num_threads=self.num_threads)
             return self._predictors[name]
 
+    @property
+    def detector_name(self) -> str:
+        """The name of the current face detector (its class name for a detector without one)."""
+        return detector_name(self.detector)
+
     def face_detector(self, detector: str | FaceDetector | None = None) -> FaceDetector:
         """The detector of that name (created once, then cached), the given detector object, or the current one.
 
@@ -189,7 +199,7 @@ class EmotionRecognizer:
         # Detectors written for the old interface return bare boxes.
         detections = [d if isinstance(d, Detection) else Detection(d) for d in finder.detect(rgb)]
         detected = time.perf_counter()
-        finder_name = getattr(finder, "name", type(finder).__name__)  # old-interface detectors have no name
+        finder_name = detector_name(finder)
         faces: list[FaceResult] = []
         if detections:
             gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

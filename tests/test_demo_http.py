@@ -35,6 +35,17 @@ def test_analyze_endpoint_returns_annotated_image_and_every_face(client):
     assert "tflite-int8" in readout and "2 faces" in readout
 
 
+def test_the_detector_is_an_optional_third_input(client):
+    photo = handle_file(os.path.join(EXAMPLES, "two_astronauts.jpg"))
+    default = client.predict(photo, "tflite-int8", api_name="/analyze")[2]
+    assert default["detector"] == "blazeface" and len(default["faces"]) == 2
+    for name in ("haar", "haar-photo", "blazeface-full"):
+        _, label, faces, readout = client.predict(photo, "tflite-int8", name, api_name="/analyze")
+        assert faces["detector"] == name and name in readout and len(faces["faces"]) == 2
+    with pytest.raises(AppError, match="mtcnn"):
+        client.predict(photo, "tflite-int8", "mtcnn", api_name="/analyze")
+
+
 def test_switching_backend_over_http(client):
     photo = handle_file(os.path.join(EXAMPLES, "astronaut.jpg"))
     readouts = {b: client.predict(photo, b, api_name="/analyze")[3] for b in ("keras", "saved_model", "tflite-fp32")}

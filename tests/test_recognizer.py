@@ -4,10 +4,11 @@ import pytest
 
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND
 from model_zoo.constants import CLASS_NAMES
+from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS, make_detector
 from serving_demo.drawing import draw_faces
 from serving_demo.image_io import ImageInputError
 from serving_demo.recognizer import NO_FACE_MESSAGE, EmotionRecognizer
-from tests.images import ASTRONAUT_FACE_CENTRE, astronaut
+from tests.images import ASTRONAUT_FACE_CENTRE, astronaut, rotated_astronaut, two_astronauts
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,10 @@ def test_output_schema(recognizer):
     assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=0.02)
     assert analysis.detect_ms > 0 and analysis.classify_ms > 0 and analysis.image_size == (512, 512)
     record = analysis.to_dict()
-    assert set(record) == {"faces", "backend", "image_size", "detect_ms", "classify_ms", "total_ms", "message"}
+    assert set(record) == {
+        "faces", "backend", "detector", "image_size", "detect_ms", "classify_ms", "total_ms", "message"
+    }  # fmt: skip
+    assert analysis.detector == record["detector"] == DEFAULT_DETECTOR
     assert record["faces"][0]["box"] == face.box
 
 
@@ -129,3 +133,52 @@ def test_labels_that_do_not_fit_the_model_are_a_clear_error(exported, tmp_path):
         EmotionRecognizer(_int8_only_export(exported, tmp_path / "twice", ["Happy", *CLASS_NAMES[1:6], "Happy"]))
     with pytest.raises(ValueError, match="one distinct class name per line"):
         EmotionRecognizer(_int8_only_export(exported, tmp_path / "empty", []))
+
+
+def test_every_detector_by_name_and_by_object(recognizer):
+    for name in DETECTORS:
+        analysis = recognizer.analyze(astronaut(), detector=name)
+        assert analysis.detector == name and len(analysis.faces) == 1, name
+    assert recognizer.face_detector("haar") is recognizer.face_detector("haar")  # created once
+    mine = make_detector("haar-photo")
+    assert recognizer.analyze(two_astronauts(), detector=mine).detector == "haar-photo"
+    with pytest.raises(ValueError, match="Unknown face detector 'mtcnn'"):
+        recognizer.analyze(astronaut(), detector="mtcnn")
+    with pytest.raises(ValueError, match="Unknown face detector"):
+        EmotionRecognizer(recognizer.artifacts_dir, detector="mtcnn")
+
+
+def test_a_detector_of_the_old_interface_still_works(recognizer):
+    from serving_demo.face_detector import FaceDetector
+
+    analysis = recognizer.analyze(astronaut(), detector=FaceDetector())
+    assert analysis.detector == "haar" and len(analysis.faces) == 1
+
+    class BoxesOnly:  # a detector of someone else's: no name, bare boxes
+        def detect(self, image):
+            return FaceDetector().detect(image)
+
+    analysis = recognizer.analyze(astronaut(), detector=BoxesOnly())
+    assert analysis.detector == "BoxesOnly" and len(analysis.faces) == 1
+
+
+def test_alignment_turns_a_tilted_face_upright_before_classifying(exported, monkeypatch):
+    crops = []
+    real = EmotionRecognizer.classify_faces
+
+    def keep_crop(self, faces, backend=None):
+        crops.append(faces[0, ..., 0].astype(np.float32).ravel())
+        return real(self, faces, backend)
+
+    monkeypatch.setattr(EmotionRecognizer, "classify_faces", keep_crop)
+    aligned = EmotionRecognizer(exported.out_dir, align=True)
+    upright = EmotionRecognizer(exported.out_dir, align=False)
+    aligned.analyze(astronaut())
+    aligned.analyze(rotated_astronaut(15))
+    upright.analyze(rotated_astronaut(15))
+    reference, turned_back, left_tilted = crops
+    similarity_aligned = np.corrcoef(turned_back, reference)[0, 1]
+    similarity_tilted = np.corrcoef(left_tilted, reference)[0, 1]
+    # The aligned crop of the tilted face looks like the crop of the upright face; the plain crop less so.
+    assert similarity_aligned > 0.9
+    assert similarity_aligned > similarity_tilted + 0.05
