@@ -6,30 +6,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from model_zoo.constants import CLASS_NAMES
 from serving_demo import EXAMPLES_DIR as EXAMPLES
-from tests.images import frame_640x480
+from serving_demo.webcam_bench import CHROMIUM, camera_frame, launch_browser, start_webcam, write_y4m
 
 pytestmark = pytest.mark.browser  # a real Chromium; `pytest -m browser` or `make test`
 
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(os.environ.get("FER_SCREENSHOT_DIR", tempfile.gettempdir())) / "fer-demo-screenshots"
-
-
-def write_y4m(path: Path, rgb, frames: int = 20, fps: int = 10) -> Path:
-    """A raw YUV4MPEG2 video of an RGB image panning a few pixels per frame: what Chromium's fake camera plays."""
-    height, width = rgb.shape[:2]
-    with open(path, "wb") as f:
-        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for i in range(frames):
-            shifted = np.roll(rgb, 4 * (i - frames // 2), axis=1)  # a moving head, so frames differ
-            i420 = cv2.cvtColor(cv2.cvtColor(shifted, cv2.COLOR_RGB2BGR), cv2.COLOR_BGR2YUV_I420)
-            f.write(b"FRAME\n" + i420.tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -37,24 +22,10 @@ def page(demo_url, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     assert Path(CHROMIUM).exists(), "Debian chromium is needed for the browser test: apt-get install chromium"
-    video = write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", frame_640x480())
+    video = write_y4m(tmp_path_factory.mktemp("camera") / "face.y4m", camera_frame(), frames=20, fps=10)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-quic",
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-                f"--use-file-for-fake-video-capture={video}",
-            ],
-        )
+        browser = launch_browser(p, video)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["camera"])
         page = context.new_page()
         page.goto(demo_url)
@@ -84,13 +55,20 @@ def test_switching_backend_changes_the_latency_readout(page):
     page.locator("#upload-readout").filter(has_text="tflite-int8").wait_for(timeout=30_000)
 
 
+def test_the_detector_selector_applies_to_the_photo(page):
+    readout = page.locator("#upload-readout")
+    readout.filter(has_text="blazeface").wait_for(timeout=30_000)  # the default detector
+    page.locator("#detector").get_by_text("haar-photo", exact=True).click()
+    readout.filter(has_text="haar-photo").wait_for(timeout=30_000)
+    assert "2 faces" in readout.inner_text()
+    page.locator("#detector").get_by_text("blazeface", exact=True).click()
+    readout.filter(has_text="· blazeface ·").wait_for(timeout=30_000)
+
+
 def test_webcam_streams_annotated_frames_and_stores_none(page):
     cache = Path(os.environ.get("GRADIO_TEMP_DIR", Path(tempfile.gettempdir()) / "gradio"))
     files_before = {p for p in cache.rglob("*") if p.is_file()} if cache.exists() else set()
-    page.get_by_role("tab", name="Webcam").click()
-    page.get_by_text("Click to Access Webcam").click()
-    page.locator("#camera button[aria-label='capture photo']").click()  # starts streaming
-    page.wait_for_selector("#webcam-annotated", timeout=30_000)
+    start_webcam(page)
     stats = page.locator("#webcam-stats")
     stats.filter(has_text="1 face").wait_for(timeout=30_000)
     sources = set()
@@ -99,7 +77,13 @@ def test_webcam_streams_annotated_frames_and_stores_none(page):
         sources.add(page.locator("#webcam-annotated").get_attribute("src"))
         time.sleep(0.3)
     assert len(sources) >= 3
-    assert "fps" in stats.inner_text() and "tflite-int8" in stats.inner_text()
+    text = stats.inner_text()
+    assert "fps" in text and "tflite-int8" in text and "blazeface" in text
+    assert "detect" in text and "classify" in text  # the detector's and the classifier's time
+    page.locator("#smoothing input").uncheck()  # smoothing off: frames keep coming
+    seen = page.locator("#webcam-annotated").get_attribute("src")
+    page.wait_for_function("src => document.querySelector('#webcam-annotated').src !== src", arg=seen, timeout=30_000)
+    page.locator("#smoothing input").check()
     page.screenshot(path=str(SCREENSHOTS / "webcam.png"), full_page=True)
     page.locator("#camera button[aria-label='capture photo']").click()  # stop
     files_after = {p for p in cache.rglob("*") if p.is_file()} if cache.exists() else set()
