@@ -192,7 +192,7 @@ def build_demo(recognizer: EmotionRecognizer):
                     label = gr.Label(num_top_classes=len(recognizer.class_names), label="Largest face", elem_id="label")
                     faces = gr.JSON(label="Every face (box: x, y, width, height)")
             outputs = [annotated, label, faces, readout]
-            run.click(analyze_upload, [photo, backend, detector], outputs, api_name="analyze")
+            run.click(analyze_upload, [photo, backend, detector], outputs, api_name="analyze", concurrency_limit=4)
             photo.upload(analyze_upload, [photo, backend, detector], outputs, api_visibility="private")
             for selector in (backend, detector):
                 selector.change(refresh_on_change, [photo, backend, detector], outputs, api_visibility="private")
