@@ -133,7 +133,7 @@ def measure_webcam_fps(url: str, seconds: float = 10.0, detector: str | None = N
             page.evaluate(COUNT_ARRIVALS)
             time.sleep(seconds)
             arrivals = page.evaluate("window.__arrivals")
-            stats = page.locator("#webcam-stats").inner_text()
+            stats = page.locator("#webcam-stats").inner_text().strip().splitlines()[-1]  # not Gradio's timer
             page.locator("#camera button[aria-label='capture photo']").click()  # stop
         finally:
             browser.close()
