@@ -132,14 +132,17 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     # After a resume the best so far is in the history; without it the first
     # epoch after the restart would overwrite a better checkpoint.
     checkpoint = BestCheckpoint(run_dir / "best.keras", monitor, _best_so_far(run_dir / "history.csv", monitor))
+    # Callbacks run in this order at each epoch's end. The history row is written before the backup that
+    # marks the epoch done: a kill between the two reruns that epoch (its row is dropped on resume), never
+    # skips its row. The backup keeps the raw weights, before the recipe's callbacks swap in averaged ones.
     callbacks = [
+        EpochThroughput(n_train),
+        keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
         keras.callbacks.BackupAndRestore(
             run_dir / "backup", save_freq=config.backup_every_steps or "epoch", double_checkpoint=True
         ),
-        EpochThroughput(n_train),
         *recipe_callbacks(config, train_images, strategy),
         checkpoint,
-        keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
         keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False, profile_batch=0),
     ]
     del train_images  # 66 MB for FER2013; the recalibration callback keeps its own sample
