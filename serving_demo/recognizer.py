@@ -12,7 +12,7 @@ import numpy as np
 
 from fer_runtime.predictors import Predictor, load_backend
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, artifact_path, available_backends, canonical_backend
-from model_zoo.constants import LABELS_FILE, read_labels
+from model_zoo.constants import FACE_SHAPE, LABELS_FILE, read_labels
 from model_zoo.pretrained import pretrained_artifacts_dir
 from serving_demo.detectors import DEFAULT_DETECTOR, Detection, FaceDetector, check_detector, make_detector
 from serving_demo.face_crops import face_crops, framing_for
@@ -234,6 +234,8 @@ class EmotionRecognizer:
         all_crops = np.concatenate(
             [
                 face_crops(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), detections, framing, self.align)
+                if detections
+                else np.zeros((0, *FACE_SHAPE), np.uint8)
                 for rgb, detections, _ in found
             ]
         )

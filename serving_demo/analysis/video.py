@@ -1,0 +1,102 @@
+"""Reading videos frame by frame with OpenCV, choosing which frames to analyse, and writing annotated copies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+
+class VideoError(ValueError):
+    """A video that OpenCV cannot open or decode; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    fps: float
+    frames: int  # as the container says; may be 0 or approximate for some formats
+    width: int
+    height: int
+
+
+def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """An opened ``cv2.VideoCapture`` and the video's frame rate, frame count and size.
+
+    Raises:
+        VideoError: if OpenCV cannot open the file as a video.
+    """
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoError(f"{path}: not a video OpenCV can open (mp4, avi, mov, mkv and webm are supported)")
+    fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
+    info = VideoInfo(
+        fps=fps if fps > 0 else 30.0,  # some containers give none; 30 keeps times meaningful
+        frames=int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0),
+        width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+    )
+    return capture, info
+
+
+def sampling_step(video_fps: float, every: int | None = None, fps: float | None = None) -> int:
+    """Analyse one frame in this many: ``every`` frames, or enough to make ``fps`` frames a second, or all.
+
+    Raises:
+        ValueError: if both are given or either is not positive.
+    """
+    if every is not None and fps is not None:
+        raise ValueError("give --every or --fps, not both")
+    if every is not None:
+        if every < 1:
+            raise ValueError(f"--every must be at least 1, not {every}")
+        return every
+    if fps is not None:
+        if fps <= 0:
+            raise ValueError(f"--fps must be positive, not {fps}")
+        return max(1, round(video_fps / fps))
+    return 1
+
+
+def iter_frames(capture: cv2.VideoCapture, step: int = 1) -> Iterator[tuple[int, np.ndarray, bool]]:
+    """Every frame of an opened video as ``(index, BGR frame, analysed)``, analysed for one frame in ``step``.
+
+    Every frame is decoded: annotated copies need all of them, and for common codecs skipping a frame
+    (``grab``) costs most of what decoding it does.
+    """
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return
+        yield index, frame, index % step == 0
+        index += 1
+
+
+class AnnotatedVideo:
+    """Writes an annotated copy of a video as mp4 (``mp4v``, which every OpenCV build can write and read back)."""
+
+    def __init__(self, path: str | Path, fps: float, width: int, height: int):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.partial = self.path.with_name(self.path.name + ".partial.mp4")
+        self.writer = cv2.VideoWriter(str(self.partial), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        if not self.writer.isOpened():
+            raise VideoError(f"OpenCV cannot write {self.path} with the mp4v codec")
+        self.frames = 0
+
+    def write(self, bgr: np.ndarray) -> None:
+        self.writer.write(bgr)
+        self.frames += 1
+
+    def close(self) -> Path:
+        """Finish the file and move it into place (a killed run leaves no half-written copy under the final name)."""
+        self.writer.release()
+        self.partial.replace(self.path)
+        return self.path
+
+    def discard(self) -> None:
+        self.writer.release()
+        self.partial.unlink(missing_ok=True)
