@@ -44,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--fps", type=float, metavar="F", help="analyse about F video frames a second")
     parser.add_argument("--annotate", metavar="DIR", help="write an annotated mp4 copy of each video here")
     parser.add_argument("--workers", type=int, default=1, help="processes analysing files side by side (default: 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of each process's detector and TFLite classifier (default: CPU cores / --workers)",
+    )
     parser.add_argument("--batch-frames", type=int, default=16, help="video frames classified together (default: 16)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if any file could not be read")
     parser.add_argument("--overwrite", action="store_true", help="start afresh even if --output exists")
@@ -114,11 +119,11 @@ class RunLog:
 _worker_recognizer = None
 
 
-def _init_worker(artifacts, backend, detector) -> None:
+def _init_worker(artifacts, backend, detector, threads) -> None:
     global _worker_recognizer
     from serving_demo.recognizer import EmotionRecognizer
 
-    _worker_recognizer = EmotionRecognizer(artifacts, backend=backend, detector=detector)
+    _worker_recognizer = EmotionRecognizer(artifacts, backend=backend, detector=detector, num_threads=threads)
 
 
 def _analyze_one(task) -> tuple:
@@ -148,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         sampling_step(30.0, args.every, args.fps)  # checks the values
         if args.workers < 1 or args.batch_frames < 1:
             raise ValueError("--workers and --batch-frames must be at least 1")
-        recognizer = EmotionRecognizer(args.artifacts, backend=args.backend, detector=args.detector)
+        threads = args.threads or max(1, (os.cpu_count() or 1) // args.workers)
+        recognizer = EmotionRecognizer(
+            args.artifacts, backend=args.backend, detector=args.detector, num_threads=threads
+        )
         output = Path(args.output)
         header = ",".join(csv_header(recognizer.class_names)) + "\n" if fmt == "csv" else ""
         log = RunLog(output)
@@ -179,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         import multiprocessing
 
         pool = multiprocessing.get_context("spawn").Pool(
-            args.workers, _init_worker, (args.artifacts, args.backend, args.detector)
+            args.workers, _init_worker, (args.artifacts, args.backend, args.detector, threads)
         )
         results = pool.imap_unordered(_analyze_one, tasks)
     try:
