@@ -203,3 +203,15 @@ def test_two_worker_processes_give_the_same_records(tmp_path, video):
     assert main([str(folder), "--output", str(one), "--no-progress", "--every", "30"]) == 0
     assert main([str(folder), "--output", str(two), "--no-progress", "--every", "30", "--workers", "2"]) == 0
     assert sorted(map(json.dumps, _records(one))) == sorted(map(json.dumps, _records(two)))
+
+
+def test_one_video_split_across_two_processes_gives_the_same_records(video, tmp_path):
+    from serving_demo.analysis.video import frame_ranges
+
+    assert frame_ranges(90, 2, 1) == [(0, 45), (45, None)]
+    assert frame_ranges(90, 2, 30) == [(0, None)]  # too few analysed frames to share
+    assert frame_ranges(601, 3, 7) == [(0, 203), (203, 406), (406, None)]  # split at multiples of the step
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert main([str(video), "--output", str(one), "--no-progress"]) == 0
+    assert main([str(video), "--output", str(two), "--no-progress", "--workers", "2"]) == 0
+    assert _records(one) == _records(two)  # frame-accurate seeking, records in frame order

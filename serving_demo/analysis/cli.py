@@ -127,15 +127,53 @@ def _init_worker(artifacts, backend, detector, threads) -> None:
 
 
 def _analyze_one(task) -> tuple:
-    """One file in a worker: (source, records, error)."""
+    """One file, or one frame range of a video, in a worker: (task, records, error)."""
     from serving_demo.analysis.engine import READ_ERRORS, analyze_source
 
-    source, every, fps, batch_frames, annotate = task
+    source, every, fps, batch_frames, annotate, frame_range = task
     try:
-        records = list(analyze_source(source, _worker_recognizer, every, fps, batch_frames, annotate))
-        return source, records, None
+        records = list(
+            analyze_source(source, _worker_recognizer, every, fps, batch_frames, annotate, frame_range=frame_range)
+        )
+        return task, records, None
     except READ_ERRORS as e:
-        return source, [], str(e)
+        return task, [], str(e)
+
+
+def _tasks(sources, args) -> list[tuple]:
+    """One task per file; with several workers and no annotated copies, a video is split into one frame range per
+    worker, so that one long video keeps every worker busy."""
+    from serving_demo.analysis.video import VideoError, frame_ranges, open_video, sampling_step
+
+    tasks = []
+    for source in sources:
+        ranges = [(0, None)]
+        if source.kind == "video" and args.workers > 1 and not args.annotate:
+            try:
+                capture, info = open_video(source.path)
+                capture.release()
+                ranges = frame_ranges(info.frames, args.workers, sampling_step(info.fps, args.every, args.fps))
+            except VideoError:
+                pass  # reported when the task runs
+        tasks += [(source, args.every, args.fps, args.batch_frames, args.annotate, r) for r in ranges]
+    return tasks
+
+
+def _whole_files(results, tasks):
+    """Gather the results of a file's frame ranges: (source, records in frame order, first error) per file."""
+    expected: dict = {}
+    for task in tasks:
+        expected[task[0]] = expected.get(task[0], 0) + 1
+    parts: dict = {}
+    for task, records, error in results:
+        source = task[0]
+        got = parts.setdefault(source, [])
+        got.append((task[-1][0], records, error))
+        if len(got) == expected[source]:
+            del parts[source]
+            errors = [e for _, _, e in got if e]
+            ordered = [r for _, part, _ in sorted(got, key=lambda g: g[0]) for r in part]
+            yield source, ([] if errors else ordered), (errors[0] if errors else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if done:
         print(f"fer-analyze: resuming {output}: {len(done)} of {len(sources)} files already done", file=sys.stderr)
     timelines = output.with_name(output.name + ".timelines")
-    tasks = [(s, args.every, args.fps, args.batch_frames, args.annotate) for s in todo]
+    tasks = _tasks(todo, args)
     started = time.perf_counter()
     totals = {"files": 0, "frames": 0, "faces": 0}
     progress = None
@@ -191,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = pool.imap_unordered(_analyze_one, tasks)
     try:
-        for source, records, error in results:
+        for source, records, error in _whole_files(results, tasks):
             faces = sum(len(r["faces"]) for r in records)
             entry = {
                 "source": source.name,

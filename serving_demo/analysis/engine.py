@@ -32,6 +32,7 @@ def analyze_source(
     annotate_dir: str | Path | None = None,
     backend: str | None = None,
     detector: str | None = None,
+    frame_range: tuple[int, int | None] = (0, None),
 ) -> Iterator[dict]:
     """The records of one file: one for an image, one per analysed frame of a video.
 
@@ -42,6 +43,8 @@ def analyze_source(
         batch_frames: Frames whose faces are classified in one batch.
         annotate_dir: Write an annotated mp4 copy of a video here (every frame, with the latest faces drawn).
         backend, detector: Override the recognizer's.
+        frame_range: Only frames start to stop (exclusive; None: the end) of a video, for splitting one video
+            across processes (not with ``annotate_dir``).
 
     Raises:
         ImageInputError, VideoError, OSError: if the file cannot be read (nothing is yielded for an image;
@@ -79,7 +82,7 @@ def analyze_source(
         return records
 
     try:
-        for index, bgr, analyse in iter_frames(capture, step):
+        for index, bgr, analyse in iter_frames(capture, step, *frame_range):
             if analyse:
                 pending.append((index, bgr))
                 analysed += 1

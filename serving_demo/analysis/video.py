@@ -60,19 +60,34 @@ def sampling_step(video_fps: float, every: int | None = None, fps: float | None 
     return 1
 
 
-def iter_frames(capture: cv2.VideoCapture, step: int = 1) -> Iterator[tuple[int, np.ndarray, bool]]:
-    """Every frame of an opened video as ``(index, BGR frame, analysed)``, analysed for one frame in ``step``.
+def iter_frames(
+    capture: cv2.VideoCapture, step: int = 1, start: int = 0, stop: int | None = None
+) -> Iterator[tuple[int, np.ndarray, bool]]:
+    """Frames ``start`` to ``stop`` (exclusive; None: the end) of an opened video as ``(index, BGR frame,
+    analysed)``, analysed for every frame whose index is a multiple of ``step``.
 
     Every frame is decoded: annotated copies need all of them, and for common codecs skipping a frame
     (``grab``) costs most of what decoding it does.
     """
-    index = 0
-    while True:
+    if start:
+        capture.set(cv2.CAP_PROP_POS_FRAMES, start)  # FFmpeg decodes from the keyframe before: frame-accurate
+    index = start
+    while stop is None or index < stop:
         ok, frame = capture.read()
         if not ok:
             return
         yield index, frame, index % step == 0
         index += 1
+
+
+def frame_ranges(frames: int, parts: int, step: int) -> list[tuple[int, int | None]]:
+    """``parts`` consecutive (start, stop) frame ranges covering a video of about ``frames`` frames, split at
+    multiples of ``step`` (the last runs to the end, whatever the container's count says)."""
+    if parts <= 1 or frames < 2 * step * parts:
+        return [(0, None)]
+    size = -(-frames // parts // step) * step
+    bounds = [i * size for i in range(parts) if i * size < frames]
+    return [(start, bounds[i + 1] if i + 1 < len(bounds) else None) for i, start in enumerate(bounds)]
 
 
 class AnnotatedVideo:
