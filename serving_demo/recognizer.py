@@ -62,6 +62,31 @@ class Analysis:
         }
 
 
+@dataclass
+class FoundFaces:
+    """The faces of one image before classification: the decoded image, detections and 48x48 crops."""
+
+    image: np.ndarray
+    detector: str
+    detections: list[Detection]
+    crops: np.ndarray  # (N, 48, 48, 1) uint8
+    detect_ms: float
+    crop_ms: float
+
+    def analysis(self, faces: list[FaceResult], backend: str, classify_ms: float) -> Analysis:
+        """The ``Analysis`` of this image once its faces are classified."""
+        return Analysis(
+            faces=faces,
+            backend=backend,
+            detector=self.detector,
+            image_size=(self.image.shape[1], self.image.shape[0]),
+            detect_ms=self.detect_ms,
+            classify_ms=classify_ms,
+            message="" if faces else NO_FACE_MESSAGE,
+            image=self.image,
+        )
+
+
 def detector_name(detector) -> str:
     """A detector's ``name``; detectors written for the old interface have none: their class name."""
     return getattr(detector, "name", type(detector).__name__)
@@ -219,52 +244,59 @@ class EmotionRecognizer:
             ValueError: on an unknown or missing backend, or an unknown detector.
         """
         name = self._check_backend(backend or self.backend)
-        finder = self.face_detector(detector)
-        finder_name = detector_name(finder)
-        framing = framing_for(finder_name)
-        found = []
-        for image in images:
-            rgb = load_image(image, channel_order)
-            start = time.perf_counter()
-            # Detectors written for the old interface return bare boxes.
-            detections = [d if isinstance(d, Detection) else Detection(d) for d in finder.detect(rgb)]
-            detect_ms = (time.perf_counter() - start) * 1000
-            found.append((rgb, detections, detect_ms))
-        start = time.perf_counter()  # classifying includes cutting the faces out
-        all_crops = np.concatenate(
-            [
-                face_crops(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), detections, framing, self.align)
-                if detections
-                else np.zeros((0, *FACE_SHAPE), np.uint8)
-                for rgb, detections, _ in found
-            ]
-        )
+        found = [self.find_faces(image, channel_order, detector) for image in images]
+        start = time.perf_counter()
+        crops = [faces for faces in found if len(faces.crops)]
+        all_crops = np.concatenate([f.crops for f in crops]) if crops else np.zeros((0, *FACE_SHAPE), np.uint8)
         probs = self.classify_faces(all_crops, name) if len(all_crops) else np.zeros((0, len(self.class_names)))
-        classify_ms = (time.perf_counter() - start) * 1000
+        classify_ms = (time.perf_counter() - start) * 1000 + sum(f.crop_ms for f in found)
         analyses, offset = [], 0
-        for rgb, detections, detect_ms in found:
-            faces = []
-            for detection, p in zip(detections, probs[offset : offset + len(detections)]):
-                top = int(np.argmax(p))
-                faces.append(
-                    FaceResult(
-                        box=detection.box.as_tuple(),
-                        emotion=self.class_names[top],
-                        confidence=float(p[top]),
-                        probabilities={c: float(v) for c, v in zip(self.class_names, p)},
-                    )
-                )
-            offset += len(detections)
+        for faces in found:
+            count = len(faces.detections)
             analyses.append(
-                Analysis(
-                    faces=faces,
-                    backend=name,
-                    detector=finder_name,
-                    image_size=(rgb.shape[1], rgb.shape[0]),
-                    detect_ms=detect_ms,
-                    classify_ms=classify_ms * len(detections) / max(len(all_crops), 1),
-                    message="" if faces else NO_FACE_MESSAGE,
-                    image=rgb,
+                faces.analysis(
+                    self.face_results(faces.detections, probs[offset : offset + count]),
+                    name,
+                    classify_ms * count / max(len(all_crops), 1),
                 )
             )
+            offset += count
         return analyses
+
+    def find_faces(self, image, channel_order: str = "rgb", detector: str | FaceDetector | None = None) -> FoundFaces:
+        """The faces of one image, found and cut out (framed as FER2013, aligned) but not yet classified.
+
+        Raises:
+            ImageInputError: if ``image`` cannot be used.
+            ValueError: on an unknown detector.
+        """
+        finder = self.face_detector(detector)
+        name = detector_name(finder)
+        rgb = load_image(image, channel_order)
+        start = time.perf_counter()
+        # Detectors written for the old interface return bare boxes.
+        detections = [d if isinstance(d, Detection) else Detection(d) for d in finder.detect(rgb)]
+        detected = time.perf_counter()
+        crops = (
+            face_crops(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), detections, framing_for(name), self.align)
+            if detections
+            else np.zeros((0, *FACE_SHAPE), np.uint8)
+        )
+        return FoundFaces(
+            rgb, name, detections, crops, (detected - start) * 1000, (time.perf_counter() - detected) * 1000
+        )
+
+    def face_results(self, detections: list[Detection], probs: np.ndarray) -> list[FaceResult]:
+        """``FaceResult``s of detections and their class probabilities (N, classes), in the same order."""
+        results = []
+        for detection, p in zip(detections, probs):
+            top = int(np.argmax(p))
+            results.append(
+                FaceResult(
+                    box=detection.box.as_tuple(),
+                    emotion=self.class_names[top],
+                    confidence=float(p[top]),
+                    probabilities={c: float(v) for c, v in zip(self.class_names, p)},
+                )
+            )
+        return results
