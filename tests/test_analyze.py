@@ -215,3 +215,28 @@ def test_one_video_split_across_two_processes_gives_the_same_records(video, tmp_
     assert main([str(video), "--output", str(one), "--no-progress"]) == 0
     assert main([str(video), "--output", str(two), "--no-progress", "--workers", "2"]) == 0
     assert _records(one) == _records(two)  # frame-accurate seeking, records in frame order
+
+
+def test_the_beam_pipeline_gives_the_local_runs_records(video, tmp_path, capsys):
+    import apache_beam  # noqa: F401  the beam extra, which make test installs
+    folder = _folder_of_work(tmp_path, video)
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    local, beam = tmp_path / "local.jsonl", tmp_path / "beam.jsonl"
+    assert main([str(folder), "--output", str(local), "--no-progress", "--every", "15"]) == 0
+    assert (
+        main([str(folder), "--output", str(beam), "--every", "15", "--runner", "beam", "--direct_num_workers", "1"])
+        == 0
+    )
+    assert sorted(map(json.dumps, _records(beam))) == sorted(map(json.dumps, _records(local)))
+    skipped = [json.loads(line) for line in (tmp_path / "beam.jsonl.skipped.jsonl").read_text().splitlines()]
+    assert [s["source"] for s in skipped] == ["broken.jpg"] and "not an image" in skipped[0]["error"]
+    csv_out = tmp_path / "beam.csv"
+    assert main([str(folder), "--output", str(csv_out), "--every", "45", "--runner", "beam"]) == 0
+    assert csv_out.read_text().splitlines()[0].startswith("source,frame,time_s")
+    assert main([str(folder), "--output", str(beam), "--runner", "beam", "--annotate", str(tmp_path)]) == 2
+
+
+def test_options_of_beam_are_refused_by_the_local_runner(tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path), "--output", str(tmp_path / "x.jsonl"), "--flink_master", "host:8081"])
+    assert exit_info.value.code == 2

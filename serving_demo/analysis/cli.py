@@ -53,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true", help="exit 1 if any file could not be read")
     parser.add_argument("--overwrite", action="store_true", help="start afresh even if --output exists")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="local processes (default), or an Apache Beam pipeline (pip install 'fer-pipeline[beam]'); with beam, "
+        "options this command does not know go to Beam (e.g. --beam-runner FlinkRunner --flink_master HOST:8081)",
+    )
+    parser.add_argument(
+        "--beam-runner", default="DirectRunner", help="Beam runner for --runner beam (default: DirectRunner)"
+    )
     return parser
 
 
@@ -179,7 +189,12 @@ def _whole_files(results, tasks):
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-analyze``: 0 if any file was analysed, 1 if none (or any, with --strict), 2 on
     bad arguments."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    if beam_args and args.runner != "beam":
+        parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
+    if args.runner == "beam":
+        return _run_beam(args, beam_args)
     from serving_demo.analysis.engine import plot_timeline, video_summary
     from serving_demo.analysis.records import csv_header, format_records, output_format
     from serving_demo.analysis.sources import find_sources
@@ -272,6 +287,47 @@ def main(argv: list[str] | None = None) -> int:
     if summary["files_analysed"] == 0 or (args.strict and summary["files_skipped"]):
         return 1
     return 0
+
+
+def _run_beam(args: argparse.Namespace, beam_args: list[str]) -> int:
+    """``--runner beam``: the pipeline of ``serving_demo.analysis.beam_pipeline``; 0, 1 (nothing read) or 2."""
+    if args.annotate or args.workers != 1:
+        print("fer-analyze: error: --annotate and --workers belong to the local runner", file=sys.stderr)
+        return 2
+    try:
+        from serving_demo.analysis.beam_pipeline import run_beam
+    except ImportError as e:
+        print(
+            f"fer-analyze: error: Apache Beam is not installed ({e}): pip install 'fer-pipeline[beam]'", file=sys.stderr
+        )
+        return 2
+    from serving_demo.analysis.records import output_format
+    from serving_demo.analysis.sources import find_sources
+    from serving_demo.analysis.video import sampling_step
+    from serving_demo.recognizer import EmotionRecognizer
+
+    try:
+        output_format(args.output)
+        sampling_step(30.0, args.every, args.fps)
+        class_names = EmotionRecognizer(args.artifacts, backend=args.backend, detector=args.detector).class_names
+    except (ValueError, FileNotFoundError) as e:
+        print(f"fer-analyze: error: {e}", file=sys.stderr)
+        return 2
+    sources, missing = find_sources(args.paths)
+    for argument, reason in missing:
+        print(f"fer-analyze: skipped {argument}: {reason}", file=sys.stderr)
+    settings = {"artifacts": args.artifacts, "backend": args.backend, "detector": args.detector,
+                "every": args.every, "fps": args.fps, "threads": args.threads}  # fmt: skip
+    started = time.perf_counter()
+    run_beam(sources, settings, class_names, args.output, ["--runner", args.beam_runner, *beam_args])
+    skipped_file = Path(args.output + ".skipped.jsonl")
+    skipped = len(skipped_file.read_text().splitlines()) if skipped_file.exists() else 0
+    print(
+        f"fer-analyze: Beam ({args.beam_runner}) analysed {len(sources) - skipped} files, skipped "
+        f"{skipped + len(missing)} in {time.perf_counter() - started:.1f} s; wrote {args.output}",
+        file=sys.stderr,
+    )
+    return 1 if len(sources) == skipped or (args.strict and skipped + len(missing)) else 0
 
 
 def _write_summary(log: RunLog, output: Path, missing: list, seconds: float, totals: dict) -> dict:

@@ -102,6 +102,30 @@ def analyze_source(
             writer.discard()
 
 
+def frames_of(source: Source, every: int | None = None, fps: float | None = None) -> Iterator[tuple]:
+    """``(frame, time_s, image)`` for what ``analyze_source`` analyses in a file: ``(None, None, path)`` for an
+    image, each sampled BGR frame of a video.
+
+    Raises:
+        VideoError: if a video cannot be opened or gives no frame.
+    """
+    if source.kind == "image":
+        yield None, None, source.path
+        return
+    capture, info = open_video(source.path)
+    step = sampling_step(info.fps, every, fps)
+    try:
+        analysed = 0
+        for index, bgr, analyse in iter_frames(capture, step):
+            if analyse:
+                analysed += 1
+                yield index, index / info.fps, bgr
+        if analysed == 0:
+            raise VideoError(f"{source.path}: no frame could be decoded")
+    finally:
+        capture.release()
+
+
 def annotated_path(annotate_dir: str | Path, name: str) -> Path:
     """Where the annotated copy of the video named ``name`` goes: its relative path under ``annotate_dir``, as mp4."""
     return Path(annotate_dir) / Path(name.lstrip("/")).with_suffix(".annotated.mp4")
