@@ -288,15 +288,20 @@ class EmotionRecognizer:
 
     def face_results(self, detections: list[Detection], probs: np.ndarray) -> list[FaceResult]:
         """``FaceResult``s of detections and their class probabilities (N, classes), in the same order."""
-        results = []
-        for detection, p in zip(detections, probs):
-            top = int(np.argmax(p))
-            results.append(
-                FaceResult(
-                    box=detection.box.as_tuple(),
-                    emotion=self.class_names[top],
-                    confidence=float(p[top]),
-                    probabilities={c: float(v) for c, v in zip(self.class_names, p)},
-                )
+        return face_results([d.box.as_tuple() for d in detections], probs, self.class_names)
+
+
+def face_results(boxes: list[tuple[int, int, int, int]], probs, class_names: list[str]) -> list[FaceResult]:
+    """``FaceResult``s of face boxes and their class probabilities (N, classes): the top class and all of them."""
+    results = []
+    for box, p in zip(boxes, probs):
+        top = int(np.argmax(p))
+        results.append(
+            FaceResult(
+                box=tuple(int(v) for v in box),
+                emotion=class_names[top],
+                confidence=float(p[top]),
+                probabilities={c: float(v) for c, v in zip(class_names, p)},
             )
-        return results
+        )
+    return results

@@ -84,18 +84,14 @@ class FindFaces(beam.DoFn):
 
 def assemble(grouped, class_names: list[str]) -> dict:
     """The record of one frame from its metadata and its faces' probabilities (as the local runner writes it)."""
+    from serving_demo.analysis.records import make_record
+    from serving_demo.recognizer import face_results
+
     _, parts = grouped
     meta = parts["meta"][0]
     probabilities = dict(parts["probs"])
-    faces = []
-    for i, box in enumerate(meta["boxes"]):
-        p = probabilities[i]
-        top = int(np.argmax(p))
-        faces.append({"box": box, "emotion": class_names[top], "confidence": round(float(p[top]), 6),
-                      "probabilities": {c: round(float(v), 6) for c, v in zip(class_names, p)}})  # fmt: skip
-    time_s = meta["time_s"]
-    return {"source": meta["source"], "frame": meta["frame"], "time_s": None if time_s is None else round(time_s, 4),
-            "width": meta["width"], "height": meta["height"], "faces": faces}  # fmt: skip
+    faces = face_results(meta["boxes"], [probabilities[i] for i in range(len(meta["boxes"]))], class_names)
+    return make_record(meta["source"], (meta["width"], meta["height"]), faces, meta["frame"], meta["time_s"])
 
 
 def build_pipeline(pipeline: beam.Pipeline, sources: list, settings: dict, class_names: list[str], output: str):

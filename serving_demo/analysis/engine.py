@@ -52,7 +52,7 @@ def analyze_source(
     """
     if source.kind == "image":
         analysis = recognizer.analyze(source.path, backend=backend, detector=detector)
-        yield make_record(source.name, analysis)
+        yield make_record(source.name, analysis.image_size, analysis.faces)
         return
     capture, info = open_video(source.path)
     step = sampling_step(info.fps, every, fps)
@@ -76,7 +76,10 @@ def analyze_source(
                 last_faces = by_index[index].faces
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             writer.write(cv2.cvtColor(draw_faces(rgb, last_faces), cv2.COLOR_RGB2BGR))
-        records = [make_record(source.name, a, index, index / info.fps) for (index, _), a in zip(pending, analyses)]
+        records = [
+            make_record(source.name, a.image_size, a.faces, index, index / info.fps)
+            for (index, _), a in zip(pending, analyses)
+        ]
         pending.clear()
         queued.clear()
         return records

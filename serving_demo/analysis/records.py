@@ -10,10 +10,19 @@ from dataclasses import asdict
 FORMATS = ("jsonl", "csv")
 
 
-def make_record(source: str, analysis, frame: int | None = None, time_s: float | None = None) -> dict:
+def make_record(
+    source: str, image_size: tuple[int, int], faces: list, frame: int | None = None, time_s: float | None = None
+) -> dict:
     """``{"source", "frame", "time_s", "width", "height", "faces": [{"box", "emotion", "confidence",
-    "probabilities"}]}`` for one analysed image (``frame`` and ``time_s`` None) or video frame."""
-    width, height = analysis.image_size
+    "probabilities"}]}`` for one analysed image (``frame`` and ``time_s`` None) or video frame.
+
+    Args:
+        source: The file's name in the records.
+        image_size: Width and height of the analysed image.
+        faces: Its ``FaceResult``s.
+        frame, time_s: The frame's index and time in a video.
+    """
+    width, height = image_size
     return {
         "source": source,
         "frame": frame,
@@ -27,7 +36,7 @@ def make_record(source: str, analysis, frame: int | None = None, time_s: float |
                 "confidence": round(face.confidence, 6),
                 "probabilities": {k: round(v, 6) for k, v in face.probabilities.items()},
             }
-            for face in analysis.faces
+            for face in faces
         ],  # fmt: skip
     }
 
