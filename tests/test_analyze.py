@@ -219,6 +219,7 @@ def test_one_video_split_across_two_processes_gives_the_same_records(video, tmp_
 
 def test_the_beam_pipeline_gives_the_local_runs_records(video, tmp_path, capsys):
     import apache_beam  # noqa: F401  the beam extra, which make test installs
+
     folder = _folder_of_work(tmp_path, video)
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     local, beam = tmp_path / "local.jsonl", tmp_path / "beam.jsonl"
