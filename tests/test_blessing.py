@@ -1,0 +1,46 @@
+"""Blessing: a candidate passes or fails the thresholds against a baseline, and says why."""
+
+import numpy as np
+import pytest
+
+from model_zoo.constants import CLASS_NAMES
+from pipeline.blessing import BlessingThresholds, bless
+from pipeline.metrics import classification_metrics
+
+
+def metrics(correct_per_class: list[int], per_class: int = 20) -> dict:
+    """Metrics of a model that gets ``correct_per_class[k]`` of ``per_class`` faces of class k right."""
+    labels, probs = [], []
+    for k, correct in enumerate(correct_per_class):
+        for i in range(per_class):
+            labels.append(k)
+            probs.append(np.eye(7)[k if i < correct else (k + 1) % 7])
+    return classification_metrics(np.array(labels), np.array(probs), CLASS_NAMES)
+
+
+def test_a_better_candidate_is_blessed():
+    decision = bless(metrics([15] * 7), metrics([14] * 7))
+    assert decision.blessed and decision.reasons == []
+    assert decision.candidate["accuracy"] == pytest.approx(0.75) and decision.baseline["accuracy"] == pytest.approx(0.7)
+
+
+def test_a_worse_candidate_is_refused_with_every_reason():
+    decision = bless(metrics([15, 15, 15, 15, 15, 15, 5]), metrics([15] * 7), BlessingThresholds(min_accuracy=0.8))
+    assert not decision.blessed
+    text = " ".join(decision.reasons)
+    assert "below the minimum 0.8000" in text
+    assert "below the baseline's 0.7500" in text
+    assert "recall of Neutral 0.2500 is 0.5000 below" in text
+    assert len(decision.reasons) == 3
+
+
+def test_a_small_per_class_loss_within_the_bar_passes_and_a_first_model_needs_only_the_minimum():
+    assert bless(metrics([15, 14, 15, 15, 15, 15, 15]), metrics([15] * 7)).blessed  # 0.05 recall drop, 0.007 accuracy
+    first = bless(metrics([10] * 7), None, BlessingThresholds(min_accuracy=0.4))
+    assert first.blessed and first.baseline is None
+    assert not bless(metrics([10] * 7), None, BlessingThresholds(min_accuracy=0.6)).blessed
+
+
+def test_metrics_on_different_faces_are_not_compared():
+    with pytest.raises(ValueError, match="same faces"):
+        bless(metrics([15] * 7, per_class=20), metrics([15] * 7, per_class=10))
