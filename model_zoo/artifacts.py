@@ -86,13 +86,23 @@ def artifact(backend: str) -> Artifact:
     return _BY_BACKEND[canonical_backend(backend)]
 
 
+SAVED_MODEL_PB = "saved_model.pb"
+
+
 def artifact_path(artifacts_dir: str | Path, backend: str) -> Path:
     """Where ``backend``'s file lies inside the export directory ``artifacts_dir``.
+
+    A pushed version (TensorFlow Serving's layout: ``<version>/saved_model.pb``) holds its SavedModel at its
+    root; there the SavedModel is the directory itself.
 
     Raises:
         ValueError: on an unknown backend.
     """
-    return Path(artifacts_dir) / artifact(backend).file
+    entry = artifact(backend)
+    path = Path(artifacts_dir) / entry.file
+    if entry.kind == "saved_model" and not path.exists() and (Path(artifacts_dir) / SAVED_MODEL_PB).is_file():
+        return Path(artifacts_dir)
+    return path
 
 
 def tflite_artifact(variant: str) -> Artifact:
@@ -109,4 +119,4 @@ def tflite_artifact(variant: str) -> Artifact:
 
 def available_backends(artifacts_dir: str | Path) -> list[str]:
     """The backends whose file exists in ``artifacts_dir``, in table order."""
-    return [a.backend for a in ARTIFACTS if (Path(artifacts_dir) / a.file).exists()]
+    return [a.backend for a in ARTIFACTS if artifact_path(artifacts_dir, a.backend).exists()]
