@@ -14,7 +14,7 @@ import numpy as np
 
 from serving_demo.analysis.records import make_record
 from serving_demo.analysis.sources import Source, find_sources
-from serving_demo.analysis.video import AnnotatedVideo, VideoError, iter_frames, open_video, sampling_step
+from serving_demo.analysis.video import AnnotatedVideo, VideoError, sampled_frames
 from serving_demo.drawing import draw_faces
 from serving_demo.image_io import ImageInputError
 
@@ -54,15 +54,13 @@ def analyze_source(
         analysis = recognizer.analyze(source.path, backend=backend, detector=detector)
         yield make_record(source.name, analysis.image_size, analysis.faces)
         return
-    capture, info = open_video(source.path)
-    step = sampling_step(info.fps, every, fps)
+    info, frames = sampled_frames(source.path, every, fps, *frame_range)
     writer = None
     if annotate_dir is not None:
         writer = AnnotatedVideo(annotated_path(annotate_dir, source.name), info.fps, info.width, info.height)
     pending: list[tuple[int, np.ndarray]] = []  # analysed frames waiting for their batch
     queued: list[tuple[int, np.ndarray]] = []  # every frame since the last batch, for the annotated copy
     last_faces: list = []
-    analysed = 0
 
     def flush() -> list[dict]:
         nonlocal last_faces
@@ -85,22 +83,19 @@ def analyze_source(
         return records
 
     try:
-        for index, bgr, analyse in iter_frames(capture, step, *frame_range):
+        for index, bgr, analyse in frames:
             if analyse:
                 pending.append((index, bgr))
-                analysed += 1
             if writer is not None:
                 queued.append((index, bgr))
             if len(pending) >= batch_frames or len(queued) >= MAX_QUEUED:
                 yield from flush()
         yield from flush()
-        if analysed == 0:
-            raise VideoError(f"{source.path}: no frame could be decoded")
         if writer is not None:
             writer.close()
             writer = None
     finally:
-        capture.release()
+        frames.close()
         if writer is not None:
             writer.discard()
 
@@ -115,18 +110,10 @@ def frames_of(source: Source, every: int | None = None, fps: float | None = None
     if source.kind == "image":
         yield None, None, source.path
         return
-    capture, info = open_video(source.path)
-    step = sampling_step(info.fps, every, fps)
-    try:
-        analysed = 0
-        for index, bgr, analyse in iter_frames(capture, step):
-            if analyse:
-                analysed += 1
-                yield index, index / info.fps, bgr
-        if analysed == 0:
-            raise VideoError(f"{source.path}: no frame could be decoded")
-    finally:
-        capture.release()
+    info, frames = sampled_frames(source.path, every, fps)
+    for index, bgr, analyse in frames:
+        if analyse:
+            yield index, index / info.fps, bgr
 
 
 def annotated_path(annotate_dir: str | Path, name: str) -> Path:

@@ -80,6 +80,32 @@ def iter_frames(
         index += 1
 
 
+def sampled_frames(
+    path: str | Path, every: int | None = None, fps: float | None = None, start: int = 0, stop: int | None = None
+) -> tuple[VideoInfo, Iterator[tuple[int, np.ndarray, bool]]]:
+    """A video's facts and its frames ``start`` to ``stop`` as ``iter_frames`` gives them, sampled by ``every`` or
+    ``fps`` (see ``sampling_step``); the file is closed when the frames are exhausted or abandoned.
+
+    Raises:
+        VideoError: if the video cannot be opened, or (while iterating) gives no frame to analyse.
+    """
+    capture, info = open_video(path)
+    step = sampling_step(info.fps, every, fps)
+
+    def frames() -> Iterator[tuple[int, np.ndarray, bool]]:
+        analysed = 0
+        try:
+            for index, bgr, analyse in iter_frames(capture, step, start, stop):
+                analysed += analyse
+                yield index, bgr, analyse
+            if analysed == 0:
+                raise VideoError(f"{path}: no frame could be decoded")
+        finally:
+            capture.release()
+
+    return info, frames()
+
+
 def frame_ranges(frames: int, parts: int, step: int) -> list[tuple[int, int | None]]:
     """``parts`` consecutive (start, stop) frame ranges covering a video of about ``frames`` frames, split at
     multiples of ``step`` (the last runs to the end, whatever the container's count says)."""
