@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@# tensorflow-cpu (this project's dependency before) and tensorflow install the same files: keep one.
 	$(BIN)/python -m pip uninstall --quiet --yes tensorflow-cpu 2>/dev/null || true
-	$(BIN)/python -m pip install --quiet -e ".[$(EXTRA),test,beam]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRA),test,beam,kfp]"
 	touch $@
 
 demo: setup

@@ -14,6 +14,7 @@ from pipeline.atomic_files import write_text_atomic
 from pipeline.run_metadata import environment
 
 PACKAGE = "fer-pipeline"
+LINEAGE_FILE = "lineage.json"  # in a run directory and in every pushed version
 
 
 def artifact_hashes(directory: str | Path) -> dict[str, dict]:

@@ -1,0 +1,214 @@
+"""The pipeline as Kubeflow Pipelines components: run locally through ``kfp.local``, or compiled to YAML.
+
+Each component is two lines that call ``orchestration.stages.run_stage``: the logic lives in the library, and the
+same definition runs in local subprocesses (``run_local``) and compiles to the YAML that Kubeflow Pipelines and
+Vertex AI Pipelines run (``compile_pipeline``), where the container image and the resources are parameters.
+
+Stages pass the settings and their results to each other as JSON text (see ``stages.run_stage``); files live under the settings' ``root``, which on a cluster
+must be storage every step sees (a mounted volume, or ``/gcs/<bucket>/...`` on Vertex AI). KFP's own caching is off:
+stages are reused by the fingerprints of their inputs (``orchestration.stage_cache``), which see a changed file under
+an unchanged path.
+"""
+
+# No `from __future__ import annotations`: KFP reads the components' annotations as types.
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+from kfp import compiler, dsl
+from kfp.dsl import Markdown, Metrics, Output
+
+PIPELINE_NAME = "fer-pipeline"
+DEFAULT_IMAGE = "fer-pipeline:latest"  # an image with this project installed: pip install '.[kfp]'
+
+
+def data_component(settings: str, run_id: str, job_name: str) -> NamedTuple(
+    "DataOutputs", [("run_id", str), ("result", str)]
+):  # noqa: UP006
+    from collections import namedtuple
+
+    from orchestration.stages import run_stage
+
+    run_id = run_id or job_name  # a run submitted to a cluster without an id is named after its KFP job
+    return namedtuple("DataOutputs", ["run_id", "result"])(run_id, run_stage("data", settings, run_id))
+
+
+def train_component(settings: str, run_id: str, data: str) -> str:
+    from orchestration.stages import run_stage
+
+    return run_stage("train", settings, run_id, data=data)
+
+
+def export_component(settings: str, run_id: str, data: str, train: str) -> str:
+    from orchestration.stages import run_stage
+
+    return run_stage("export", settings, run_id, data=data, train=train)
+
+
+def evaluate_component(settings: str, run_id: str, data: str, export: str, metrics: Output[Metrics]) -> str:
+    import json
+
+    from orchestration.stages import run_stage
+
+    output = run_stage("evaluate", settings, run_id, data=data, export=export)
+    result = json.loads(output)
+    for name in ("candidate", "candidate_int8", "baseline"):
+        metrics.log_metric(f"{name}_accuracy", result[name]["metrics"]["accuracy"])
+        metrics.log_metric(f"{name}_macro_f1", result[name]["metrics"]["macro_f1"])
+    metrics.log_metric("blessed", float(result["blessing"]["blessed"]))
+    return output
+
+
+def bench_component(settings: str, run_id: str, data: str, export: str) -> str:
+    from orchestration.stages import run_stage
+
+    return run_stage("bench", settings, run_id, data=data, export=export)
+
+
+def card_component(
+    settings: str, run_id: str, data: str, train: str, export: str, evaluation: str, bench: str,
+    card: Output[Markdown],
+) -> str:  # fmt: skip
+    import json
+    from pathlib import Path
+
+    from orchestration.stages import run_stage
+
+    output = run_stage(
+        "card", settings, run_id, data=data, train=train, export=export, evaluation=evaluation, bench=bench
+    )
+    # The KFP UI shows this copy; the figures stay beside the file under the pipeline root.
+    Path(card.path).write_text(Path(json.loads(output)["card"]).read_text())
+    return output
+
+
+def push_component(
+    settings: str, run_id: str, data: str, train: str, export: str, evaluation: str, bench: str, card: str
+) -> str:  # fmt: skip
+    from orchestration.stages import run_stage
+
+    return run_stage(
+        "push", settings, run_id, data=data, train=train, export=export, evaluation=evaluation, bench=bench, card=card
+    )
+
+
+def lineage_component(
+    settings: str, run_id: str, data: str, train: str, export: str, evaluation: str, bench: str, push: str
+) -> str:  # fmt: skip
+    from orchestration.stages import run_stage
+
+    return run_stage(
+        "lineage",
+        settings,
+        run_id,
+        data=data,
+        train=train,
+        export=export,
+        evaluation=evaluation,
+        bench=bench,
+        push=push,
+    )
+
+
+def build_pipeline(
+    image: str = DEFAULT_IMAGE,
+    cpu: str | None = None,
+    memory: str | None = None,
+    accelerator: str | None = None,
+    gpus: int = 0,
+):
+    """The pipeline function, its components built on ``image``.
+
+    Args:
+        image: The container image every step runs in (ignored by local runs).
+        cpu, memory: Limits of every step, in Kubernetes' units ("8", "32G"); None: the cluster's default.
+        accelerator: The accelerator type of the training step (e.g. "NVIDIA_TESLA_T4"); with ``gpus``.
+        gpus: Accelerators of the training step (0: none).
+
+    Returns:
+        A KFP pipeline taking ``settings`` (``PipelineSettings.to_dict()`` as JSON) and ``run_id``, returning the lineage
+        stage's result.
+    """
+
+    def component(func):
+        return dsl.component(func, base_image=image, install_kfp_package=False)
+
+    data_op, train_op, export_op, evaluate_op, bench_op, card_op, push_op, lineage_op = (
+        component(f)
+        for f in (
+            data_component, train_component, export_component, evaluate_component,
+            bench_component, card_component, push_component, lineage_component,
+        )
+    )  # fmt: skip
+
+    def configure(task, name: str, accelerated: bool = False):
+        task.set_display_name(name).set_caching_options(False)
+        if cpu:
+            task.set_cpu_limit(cpu)
+        if memory:
+            task.set_memory_limit(memory)
+        if accelerated and gpus:
+            if accelerator:
+                task.set_accelerator_type(accelerator)
+            task.set_accelerator_limit(gpus)
+        return task
+
+    @dsl.pipeline(name=PIPELINE_NAME, description="FER2013: validate, train, export, evaluate and bless, push")
+    def fer_pipeline(settings: str, run_id: str) -> str:
+        data = configure(data_op(settings=settings, run_id=run_id, job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER), "data")
+        rid, data_result = data.outputs["run_id"], data.outputs["result"]
+        train = configure(train_op(settings=settings, run_id=rid, data=data_result), "train", accelerated=True)
+        export = configure(export_op(settings=settings, run_id=rid, data=data_result, train=train.output), "export")
+        evaluation = configure(
+            evaluate_op(settings=settings, run_id=rid, data=data_result, export=export.outputs["Output"]),
+            "evaluate and bless",
+        )
+        bench = configure(bench_op(settings=settings, run_id=rid, data=data_result, export=export.output), "bench")
+        upstream = dict(
+            data=data_result, train=train.output, export=export.output,
+            evaluation=evaluation.outputs["Output"], bench=bench.output,
+        )  # fmt: skip
+        card = configure(card_op(settings=settings, run_id=rid, **upstream), "model card")
+        push = configure(push_op(settings=settings, run_id=rid, card=card.outputs["Output"], **upstream), "push")
+        lineage = configure(lineage_op(settings=settings, run_id=rid, push=push.output, **upstream), "lineage")
+        return lineage.output
+
+    return fer_pipeline
+
+
+def run_local(settings: dict, run_id: str) -> dict:
+    """Run the pipeline in local subprocesses of this Python environment (``kfp.local.SubprocessRunner``).
+
+    Args:
+        settings: ``PipelineSettings.to_dict()``; KFP's own outputs go to ``<root>/kfp``.
+        run_id: The run's id (its directory is ``<root>/runs/<run_id>``).
+
+    Returns:
+        The lineage stage's result (``lineage``, ``blessed``, ``pushed``, ``version``, ``reason``).
+
+    Raises:
+        RuntimeError: if a stage failed (KFP's message; the run's progress log says which and why).
+    """
+    from kfp import local
+
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(Path(settings["root"]).resolve() / "kfp"),
+        raise_on_error=True,
+    )
+    return json.loads(build_pipeline()(settings=json.dumps(settings), run_id=run_id).output)
+
+
+def compile_pipeline(output: str | Path, settings: dict, **resources) -> Path:
+    """Write the pipeline as KFP YAML, ``settings`` as the default of its ``settings`` parameter.
+
+    Args:
+        output: The YAML file to write.
+        settings: ``PipelineSettings.to_dict()`` (a run may pass others).
+        resources: ``image``, ``cpu``, ``memory``, ``accelerator``, ``gpus`` (see ``build_pipeline``).
+    """
+    compiler.Compiler().compile(
+        build_pipeline(**resources), str(output), pipeline_parameters={"settings": json.dumps(settings), "run_id": ""}
+    )
+    return Path(output)

@@ -1,0 +1,135 @@
+"""The settings of one pipeline run: one dataclass, written into every run directory as ``settings.json``.
+
+The training configuration is a ``fer-train`` preset with overrides (``pipeline.config``: one training recipe);
+the thresholds' defaults are those of ``pipeline.blessing.BlessingThresholds`` and
+``pipeline.data_validation.Schema``. Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from model_zoo.artifacts import BACKENDS
+from pipeline.blessing import BlessingThresholds
+from pipeline.config import PRESETS, TrainConfig, option, resolve_config
+from pipeline.data_validation import Schema
+from pipeline.tuning.search_config import TUNERS
+
+# Fields the pipeline sets when the user did not: one line per epoch reads better in a stage's log than a bar.
+PIPELINE_TRAIN_DEFAULTS = {"verbose": 2}
+
+
+@dataclass
+class PipelineSettings:
+    """Everything a pipeline run depends on besides the data's content and the code."""
+
+    root: str = option("pipeline_root", "where stage outputs, runs and KFP's outputs go", metavar="DIR")
+    push_dir: str = option("pushed", "versioned directory blessed models are pushed to", metavar="DIR")
+    preset: str = option("seed", "fer-train preset the training starts from", choices=tuple(PRESETS))
+    overrides: dict[str, Any] = option({}, "fer-train settings that replace the preset's (the training options)")
+    # --- data validation ---
+    allow_anomalies: bool = option(False, "go on past data anomalies of severity error (they are still reported)")
+    max_share_shift: float = option(
+        Schema.max_share_shift, "largest change of a class's share against the last pushed run's data"
+    )
+    max_constant_share: float = option(Schema.max_constant_share, "largest share of blank images in a split")
+    max_cross_split_duplicate_share: float = option(
+        Schema.max_cross_split_duplicate_share, "largest share of a split's faces also found in another split"
+    )
+    # --- tuning (optional) ---
+    tuner: str | None = option(
+        None, f"run a Keras Tuner search first and train its best configuration: one of {', '.join(TUNERS)}"
+    )
+    tuner_trials: int = option(5, "trials of the search")
+    tuner_epochs: int = option(3, "training epochs of each trial")
+    # --- blessing ---
+    baseline: str | None = option(
+        None, "model directory the candidate is compared with; none: the latest pushed version, else the shipped model"
+    )
+    min_accuracy: float = option(BlessingThresholds.min_accuracy, "lowest accuracy a model is pushed with")
+    max_accuracy_drop: float = option(
+        BlessingThresholds.max_accuracy_drop, "largest accuracy loss against the baseline"
+    )
+    max_recall_drop: float = option(
+        BlessingThresholds.max_recall_drop, "largest loss of any class's recall against the baseline"
+    )
+    # --- export ---
+    recalibrate_batchnorm_faces: int = option(
+        0, "recompute BatchNorm statistics on N unaugmented training faces before exporting (0: keep them)"
+    )
+    parity_examples: int = option(1000, "validation faces of the parity gate")
+    representative_examples: int = option(500, "training faces that calibrate the int8 model")
+    # --- benchmark ---
+    bench_backends: str = option(",".join(BACKENDS), "backends the benchmark measures, comma-separated")
+    bench_threads: int = option(1, "CPU threads of each benchmarked backend")
+    bench_iterations: int = option(200, "timed batch-1 calls per backend")
+    bench_faces: int = option(1000, "faces the benchmark runs on (and measures accuracy on)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> PipelineSettings:
+        """The settings in ``values`` (from ``to_dict``; fields missing there keep their defaults).
+
+        Raises:
+            ValueError: on an unknown field.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"Unknown pipeline setting(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def train_config(self) -> TrainConfig:
+        """The resolved training configuration: the preset, the pipeline's defaults, then the overrides.
+
+        Raises:
+            ValueError: on an unknown preset or field, or a value the training configuration refuses.
+        """
+        return resolve_config(self.preset, {**PIPELINE_TRAIN_DEFAULTS, **self.overrides})
+
+    def blessing_thresholds(self) -> BlessingThresholds:
+        return BlessingThresholds(self.min_accuracy, self.max_accuracy_drop, self.max_recall_drop)
+
+    def schema(self) -> Schema:
+        return Schema(
+            max_constant_share=self.max_constant_share,
+            max_cross_split_duplicate_share=self.max_cross_split_duplicate_share,
+            max_share_shift=self.max_share_shift,
+        )
+
+    def backends(self) -> tuple[str, ...]:
+        return tuple(b.strip() for b in self.bench_backends.split(",") if b.strip())
+
+    def check(self) -> TrainConfig:
+        """Check every setting before anything runs; returns the training configuration.
+
+        Raises:
+            ValueError: saying which setting is wrong and what it accepts.
+        """
+        config = self.train_config()
+        if not config.data:
+            raise ValueError("No data given: pass --data PATH (a FER2013 CSV, .csv.gz or image-folder directory)")
+        if self.tuner is not None and self.tuner not in TUNERS:
+            raise ValueError(f"tuner must be one of {', '.join(TUNERS)} (or none), got {self.tuner!r}")
+        unknown = [b for b in self.backends() if b not in BACKENDS]
+        if unknown or not self.backends():
+            raise ValueError(
+                f"bench_backends must name backends among {', '.join(BACKENDS)}, got {self.bench_backends!r}"
+            )
+        for name in (
+            "tuner_trials",
+            "tuner_epochs",
+            "parity_examples",
+            "bench_threads",
+            "bench_iterations",
+            "bench_faces",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.recalibrate_batchnorm_faces < 0 or self.representative_examples < 0:
+            raise ValueError("recalibrate_batchnorm_faces and representative_examples are numbers of faces >= 0")
+        return config
