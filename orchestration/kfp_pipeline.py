@@ -4,10 +4,10 @@ Each component is two lines that call ``orchestration.stages.run_stage``: the lo
 same definition runs in local subprocesses (``run_local``) and compiles to the YAML that Kubeflow Pipelines and
 Vertex AI Pipelines run (``compile_pipeline``), where the container image and the resources are parameters.
 
-Stages pass the settings and their results to each other as JSON text (see ``stages.run_stage``); files live under the settings' ``root``, which on a cluster
-must be storage every step sees (a mounted volume, or ``/gcs/<bucket>/...`` on Vertex AI). KFP's own caching is off:
-stages are reused by the fingerprints of their inputs (``orchestration.stage_cache``), which see a changed file under
-an unchanged path.
+Stages pass the settings and their results to each other as JSON text (see ``stages.run_stage``); files live
+under the settings' ``root``, which on a cluster must be storage every step sees (a mounted volume, or
+``/gcs/<bucket>/...`` on Vertex AI). KFP's own caching is off: stages are reused by the fingerprints of their inputs
+(``orchestration.stage_cache``), which see a changed file under an unchanged path.
 """
 
 # No `from __future__ import annotations`: KFP reads the components' annotations as types.
@@ -127,8 +127,8 @@ def build_pipeline(
         gpus: Accelerators of the training step (0: none).
 
     Returns:
-        A KFP pipeline taking ``settings`` (``PipelineSettings.to_dict()`` as JSON) and ``run_id``, returning the lineage
-        stage's result.
+        A KFP pipeline taking ``settings`` (``PipelineSettings.to_dict()`` as JSON) and ``run_id``, returning the
+        lineage stage's result.
     """
 
     def component(func):
@@ -190,8 +190,12 @@ def run_local(settings: dict, run_id: str) -> dict:
     Raises:
         RuntimeError: if a stage failed (KFP's message; the run's progress log says which and why).
     """
+    import warnings
+
     from kfp import local
 
+    # Display names are for a cluster's UI; the local runner warns that it ignores them, once per task.
+    warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(Path(settings["root"]).resolve() / "kfp"),

@@ -116,8 +116,10 @@ def render_model_card(
     ]  # fmt: skip
     lines += _table(["", *names], rows)
     anomalies = data["anomalies"]
-    lines += ["", "Validation findings:" if anomalies else "Validation found nothing to report.", ""]
-    lines += [f"- {a['severity']}: {a['kind']} ({a['split']}): {a['detail']}" for a in anomalies]
+    lines += ["", "Validation findings:" if anomalies else "Validation found nothing to report."]
+    lines += ([""] if anomalies else []) + [
+        f"- {a['severity']}: {a['kind']} ({a['split']}): {a['detail']}" for a in anomalies
+    ]
 
     defaults = TrainConfig().to_dict()
     changed = {k: v for k, v in config.items() if v != defaults.get(k) and k not in ("data", "data_dir", "verbose")}

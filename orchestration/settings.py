@@ -39,9 +39,7 @@ class PipelineSettings:
         Schema.max_cross_split_duplicate_share, "largest share of a split's faces also found in another split"
     )
     # --- tuning (optional) ---
-    tuner: str | None = option(
-        None, f"run a Keras Tuner search first and train its best configuration: one of {', '.join(TUNERS)}"
-    )
+    tuner: str | None = option(None, "run a Keras Tuner search first and train its best configuration", choices=TUNERS)
     tuner_trials: int = option(5, "trials of the search")
     tuner_epochs: int = option(3, "training epochs of each trial")
     # --- blessing ---
