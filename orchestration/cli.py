@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         compile_pipeline(output, settings.to_dict(), **resources)
         print(f"wrote {output}: submit it to Kubeflow Pipelines or Vertex AI Pipelines (README: On a cluster)")
         return 0
-    return _run(settings, run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    return _run(settings.with_absolute_paths(), run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
 
 
 def _run(settings: PipelineSettings, run_id: str) -> int:

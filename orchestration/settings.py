@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from model_zoo.artifacts import BACKENDS
@@ -80,6 +81,24 @@ class PipelineSettings:
         if unknown:
             raise ValueError(f"Unknown pipeline setting(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
+
+    def with_absolute_paths(self) -> PipelineSettings:
+        """These settings with every local path made absolute: a pipeline's steps may run in other directories."""
+
+        def absolute(path: str | None) -> str | None:
+            return str(Path(path).expanduser().resolve()) if path else path
+
+        overrides = dict(self.overrides)
+        for key in ("data", "data_dir"):
+            if overrides.get(key):
+                overrides[key] = absolute(overrides[key])
+        return dataclasses.replace(
+            self,
+            root=absolute(self.root),
+            push_dir=absolute(self.push_dir),
+            baseline=absolute(self.baseline),
+            overrides=overrides,
+        )
 
     def train_config(self) -> TrainConfig:
         """The resolved training configuration: the preset, the pipeline's defaults, then the overrides.

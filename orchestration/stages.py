@@ -114,6 +114,7 @@ def data_stage(settings: dict, run_id: str) -> dict:
     checked = uncached_stage(
         s.root, run_id, "data-check", check, lambda r: f"{len(r['anomalies'])} finding(s), report {r['report']}"
     )
+    checked.pop("seconds")  # the statistics' seconds stay the stage's
     return {**result, **checked}
 
 

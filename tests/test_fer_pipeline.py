@@ -97,6 +97,8 @@ def test_rerun_reuses_every_stage_and_pushes_nothing_new(smoke):
     assert done["evaluate-baseline"] == "reused"
     assert "already version 1" in out
     assert sorted(p.name for p in smoke["push_dir"].iterdir()) == ["1"]
+    code, out, _ = invoke("status", "--root", str(smoke["root"]))  # the latest run
+    assert code == 0 and out.startswith("run again") and "train                     reused" in out
 
 
 def test_a_candidate_worse_than_the_baseline_is_not_pushed_and_the_run_says_why(smoke, exported, tmp_path):
