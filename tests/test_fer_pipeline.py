@@ -117,7 +117,7 @@ def test_a_candidate_worse_than_the_baseline_is_not_pushed_and_the_run_says_why(
     assert states(smoke["root"], "worse")["train"] == "reused"
 
 
-def test_a_data_anomaly_stops_the_run_with_a_report(smoke, tmp_path, data_dir):
+def test_a_data_anomaly_stops_the_run_with_a_report(tmp_path, data_dir):
     examples = make_examples({"train": 140, "validation": 42})
     images, labels = examples["train"]
     images[:10] = 128  # 7 % blank faces: more than the schema's 1 %
@@ -131,6 +131,17 @@ def test_a_data_anomaly_stops_the_run_with_a_report(smoke, tmp_path, data_dir):
     assert str(report) in err and "**error** constant_images (train)" in report.read_text()
     assert "train" not in states(root, "bad")  # nothing ran after the check
     assert not (tmp_path / "push").exists()
+
+    # Told to go on, the stage reports the same finding and lets the run continue.
+    from orchestration.settings import PipelineSettings
+    from orchestration.stages import data_stage
+
+    settings = PipelineSettings(
+        root=str(root), allow_anomalies=True, overrides={"data": str(csv), "data_dir": str(data_dir)}
+    )
+    result = data_stage(settings.to_dict(), "told-to-go-on")
+    assert [a["kind"] for a in result["anomalies"] if a["severity"] == "error"] == ["constant_images"]
+    assert result["reused"] is True  # the statistics of the stopped run
 
 
 def test_a_killed_stage_goes_on_in_its_directory_and_a_finished_one_is_read_back(tmp_path):
