@@ -8,9 +8,11 @@ by relative path, so the card reads the same in the run directory and in a pushe
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
+from statistics import median as statistics_median
 
 from model_zoo.constants import CLASS_NAMES, FACE_SHAPE
 from orchestration.settings import PipelineSettings
@@ -43,6 +45,13 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
         "| " + " | ".join(str(c) for c in row) + " |" for row in rows
     ]
+
+
+def _history(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def _copy(source: str | Path, target: Path) -> Path | None:
@@ -127,6 +136,15 @@ def render_model_card(
     lines += _table(["setting", "value"], [[k, f"`{json.dumps(v)}`"] for k, v in sorted(changed.items())])
     trained = ", ".join(f"{name} {_pct(m['accuracy'])} (n={m['n']})" for name, m in train["metrics"].items())
     lines += ["", f"Accuracy of the chosen checkpoint at the end of training: {trained}."]
+    history = _history(Path(train["run_dir"]) / "history.csv")
+    if history:
+        monitor = "val_accuracy" if "val_accuracy" in history[0] else "accuracy"
+        best = max(history, key=lambda row: float(row[monitor]))
+        seconds = [float(row["epoch_seconds"]) for row in history if row.get("epoch_seconds")]
+        lines[-1] += (
+            f" Best {monitor} {float(best[monitor]):.4f} at epoch {int(best['epoch']) + 1} of {len(history)}; "
+            f"{sum(seconds) / 60:.1f} minutes of training ({statistics_median(seconds):.0f} s a median epoch)."
+        )
     if LEARNING_CURVES in figures:
         lines += ["", f"![Learning curves]({figures[LEARNING_CURVES]})"]
 
@@ -199,8 +217,11 @@ def render_model_card(
     lines += ["", "## Known limits", "", LIMITS, "", "## Reproduce", ""]
     lines += [
         f"Everything this run used is in `{LINEAGE_FILE}` (data fingerprint, resolved configuration, code version, "
-        "environment, artifact hashes, metrics, blessing, baseline). Run again with the same settings: "
-        f"`settings.json` of run `{run_id}`.",
+        "environment, artifact hashes, metrics, blessing, baseline). The command:",
+        "",
+        "```bash",
+        s.command(),
+        "```",
     ]
     return "\n".join(lines) + "\n"
 

@@ -8,6 +8,7 @@ the thresholds' defaults are those of ``pipeline.blessing.BlessingThresholds`` a
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,27 @@ class PipelineSettings:
             baseline=absolute(self.baseline),
             overrides=overrides,
         )
+
+    def command(self) -> str:
+        """The ``fer-pipeline`` command line that gives these settings (options left at their defaults omitted)."""
+        import shlex
+
+        def flag(name: str, value: Any) -> list[str]:
+            option = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                return [option if value else "--no-" + option[2:]]
+            if isinstance(value, dict):
+                return [option, json.dumps(value)]
+            return [option, "none" if value is None else str(value)]
+
+        defaults = PipelineSettings().to_dict()
+        words = ["fer-pipeline", "--preset", self.preset]
+        for name, value in self.to_dict().items():
+            if name not in ("preset", "overrides") and value != defaults[name]:
+                words += flag(name, value)
+        for name, value in self.overrides.items():
+            words += flag(name, value)
+        return shlex.join(words)
 
     def train_config(self) -> TrainConfig:
         """The resolved training configuration: the preset, the pipeline's defaults, then the overrides.

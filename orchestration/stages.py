@@ -441,6 +441,7 @@ def run_lineage(
         },
         extra={
             "settings": s.to_dict(),
+            "command": s.command(),
             "data": {k: data[k] for k in ("source", "splits", "statistics", "report", "anomalies")},
             "candidate_model_sha256": export["model_sha256"],
             "stages": {

@@ -70,6 +70,8 @@ def test_smoke_pipeline_pushes_a_version_with_its_card_and_lineage(smoke):
     for figure in ("learning_curves.png", "confusion_matrix.png", "bench.png"):
         assert f"]({figure})" in card and (version / figure).stat().st_size > 1000, figure
 
+    assert "```bash\nfer-pipeline --preset smoke --root " in card  # how to run it again
+
     lineage = json.loads((version / "lineage.json").read_text())
     statistics = json.loads((version / "data_statistics.json").read_text())
     assert lineage["data_fingerprint"] == statistics["fingerprint"]
@@ -187,6 +189,25 @@ def test_the_compiled_pipeline_loads_with_kfp(tmp_path):
     assert {e["container"]["image"] for e in executors.values()} == {"registry.example/fer:1"}
     train = executors["exec-train-component"]["container"]["resources"]
     assert train["accelerator"]["resourceCount"] == "1" and train["resourceCpuLimit"] == "4"
+
+
+def test_the_recorded_command_gives_the_same_settings():
+    import shlex
+
+    from orchestration.cli import build_parser, settings_from_args
+    from orchestration.settings import PipelineSettings
+
+    settings = PipelineSettings(
+        root="/r",
+        preset="ship",
+        tuner="bayesian",
+        allow_anomalies=True,
+        max_recall_drop=0.2,
+        overrides={"data": "/d/fer 2013.csv", "epochs": 3, "model_kwargs": {"l2": 1e-4}, "augment": False},
+    )
+    args = vars(build_parser().parse_args(shlex.split(settings.command())[1:]))
+    del args["run_id"]
+    assert settings_from_args(args) == settings
 
 
 def test_bad_settings_are_refused_before_anything_runs(tmp_path):
