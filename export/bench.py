@@ -289,13 +289,23 @@ def plot_results(results: list[dict], out_png: str | Path) -> Path:
     return Path(out_png)
 
 
-def load_bench_inputs(data: str | None, split: str, limit: int, data_dir: str | None = None, seed: int = 0):
-    """(faces, labels): up to ``limit`` real faces of ``split`` with labels, or random faces and None."""
+def load_bench_inputs(
+    data: str | None,
+    split: str,
+    limit: int,
+    data_dir: str | None = None,
+    seed: int = 0,
+    skip_bad_rows: bool = False,
+):
+    """(faces, labels): up to ``limit`` real faces of ``split`` with labels, or random faces and None.
+
+    ``data``, ``data_dir`` and ``skip_bad_rows`` are those of ``load_fer2013``.
+    """
     if data:
         from pipeline.fer2013_dataset import load_fer2013
         from pipeline.input_pipeline import dataset_to_arrays
 
-        return dataset_to_arrays(load_fer2013(data, data_dir).split(split).take(limit))
+        return dataset_to_arrays(load_fer2013(data, data_dir, skip_bad_rows).split(split).take(limit))
     return np.random.default_rng(seed).integers(0, 256, (256, *FACE_SHAPE), dtype=np.uint8), None
 
 

@@ -88,6 +88,7 @@ def load_export_data(
     n_representative: int,
     n_recalibration: int | None = 0,
     seed: int = 0,
+    skip_bad_rows: bool = False,
 ) -> ExportData:
     """Load the faces of an export from FER2013 data.
 
@@ -98,11 +99,12 @@ def load_export_data(
         n_recalibration: Training faces, drawn at random with ``seed``, to recompute BatchNorm
             statistics on; None: all of them; 0: no recalibration.
         seed: Seed of the random draws.
+        skip_bad_rows: Skip malformed rows (see ``load_fer2013``).
     """
     from pipeline.fer2013_dataset import load_fer2013
     from pipeline.input_pipeline import dataset_to_arrays
 
-    fer = load_fer2013(data, data_dir)
+    fer = load_fer2013(data, data_dir, skip_bad_rows)
     parity_split = next(s for s in ("validation", "test", "train") if s in fer.splits)
     images, labels = dataset_to_arrays(fer.split(parity_split).take(n_parity))
     train_images, _ = dataset_to_arrays(fer.split("train" if "train" in fer.splits else parity_split))
@@ -117,6 +119,27 @@ def load_export_data(
             raise ValueError(f"BatchNorm recalibration needs training faces; the data at {fer.source} have none")
         recalibration = train_images[rng.permutation(len(train_images))[:n_recalibration]]
     return ExportData(images, labels, parity_split, train_images[np.sort(pick)], recalibration)
+
+
+def export_metadata(model_path: str | Path, data: str | Path, faces: ExportData, training_config: dict | None) -> dict:
+    """What an export records about where it came from (``metadata.json``'s ``extra_metadata``).
+
+    Args:
+        model_path: The model exported, as given (no host-specific absolute path added).
+        data: The FER2013 source of ``faces``.
+        faces: The faces the export used.
+        training_config: The run's ``config.json``, when the model came from a run directory.
+    """
+    return {
+        "source_model_path": str(model_path),
+        "dataset": {
+            "source": str(data),
+            "parity_split": faces.parity_split,
+            "parity_examples": len(faces.parity_labels),
+            "representative_examples": len(faces.representative_images),
+        },
+        "training_config": training_config,
+    }
 
 
 def export_all(

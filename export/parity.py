@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+# How many real faces an export uses by default (fer-export and fer-pipeline): the gate's validation faces,
+# and the training faces that calibrate the int8 model.
+DEFAULT_PARITY_EXAMPLES = 1000
+DEFAULT_REPRESENTATIVE_EXAMPLES = 500
+
 
 @dataclass(frozen=True)
 class ParityThresholds:

@@ -17,10 +17,17 @@ import shutil
 import uuid
 from pathlib import Path
 
-from model_zoo.artifacts import ARTIFACTS, artifact_path
+from model_zoo.artifacts import ARTIFACTS, artifact, artifact_path
 from model_zoo.constants import LABELS_FILE
 
 EXPORT_RECORDS = ("metadata.json", "parity_report.json")  # copied when the export has them
+
+
+def pushed_name(path_in_export: str) -> str:
+    """Where a file of an export (a path relative to it) lies in a pushed version: the SavedModel's files at the
+    root, everything else under its own name."""
+    prefix = artifact("saved_model").file + "/"
+    return path_in_export.removeprefix(prefix)
 
 
 def pushed_versions(push_dir: str | Path) -> list[int]:

@@ -25,18 +25,16 @@ import time
 import uuid
 from pathlib import Path
 
-from orchestration.settings import PipelineSettings
-from pipeline.config import PRESETS, TrainConfig, add_config_arguments, add_dataclass_arguments
+from orchestration.settings import DEFAULT_IMAGE, PipelineSettings
+from pipeline.config import TrainConfig, add_config_arguments, add_dataclass_arguments
+from pipeline.lineage import LINEAGE_FILE
 
 NOT_BLESSED = 3
 COMMANDS = ("run", "compile", "status")
 
 
 def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--preset", default="seed", choices=sorted(PRESETS), help="fer-train preset to start from (default: seed)"
-    )
-    add_dataclass_arguments(parser, PipelineSettings, "pipeline", skip={"preset", "overrides"})
+    add_dataclass_arguments(parser, PipelineSettings, "pipeline", skip={"overrides"})
     add_config_arguments(parser)
 
 
@@ -44,7 +42,10 @@ def build_parser(command: str = "run") -> argparse.ArgumentParser:
     """The parser of ``fer-pipeline [run]``, ``fer-pipeline compile`` or ``fer-pipeline status``."""
     prog = "fer-pipeline" if command == "run" else f"fer-pipeline {command}"
     parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="fer-pipeline trains with --verbose 2 (a line per epoch) unless told otherwise.",
     )
     if command == "status":
         parser.add_argument("--root", default=PipelineSettings.root, metavar="DIR", help="the pipeline root")
@@ -52,10 +53,17 @@ def build_parser(command: str = "run") -> argparse.ArgumentParser:
         return parser
     if command == "compile":
         parser.add_argument("--output", required=True, metavar="FILE", help="the KFP YAML to write (required)")
-        parser.add_argument("--image", default="fer-pipeline:latest", help="container image of every step")
+        parser.add_argument(
+            "--image", default=DEFAULT_IMAGE, help=f"container image of every step (default: {DEFAULT_IMAGE})"
+        )
         parser.add_argument("--cpu", help="CPU limit of every step, e.g. 8 (default: the cluster's)")
         parser.add_argument("--memory", help="memory limit of every step, e.g. 32G (default: the cluster's)")
-        parser.add_argument("--accelerator", help="accelerator type of the training step, e.g. NVIDIA_TESLA_T4")
+        parser.add_argument(
+            "--accelerator",
+            default="nvidia.com/gpu",
+            help="accelerator type of the training step with --gpus (default: nvidia.com/gpu, Kubeflow's; Vertex AI "
+            "names a type, e.g. NVIDIA_TESLA_T4)",
+        )
         parser.add_argument("--gpus", type=int, default=0, help="accelerators of the training step (default: 0)")
     else:
         parser.add_argument("--run-id", help="name of this run (default: the time and a random suffix)")
@@ -89,11 +97,46 @@ def main(argv: list[str] | None = None) -> int:
     if command == "compile":
         from orchestration.kfp_pipeline import compile_pipeline
 
+        relative = settings.relative_paths()
+        if relative:
+            print(
+                f"fer-pipeline compile: error: {', '.join('--' + n.replace('_', '-') for n in relative)} must be "
+                "absolute paths on storage every step mounts (e.g. /gcs/BUCKET/... on Vertex AI)",
+                file=sys.stderr,
+            )
+            return 2
+        if not settings.overrides.get("data_dir"):  # prepared once, under the root, for every step
+            settings.overrides["data_dir"] = str(Path(settings.root) / "tfds")
         output = resources.pop("output")
         compile_pipeline(output, settings.to_dict(), **resources)
         print(f"wrote {output}: submit it to Kubeflow Pipelines or Vertex AI Pipelines (README: On a cluster)")
         return 0
-    return _run(settings.with_absolute_paths(), run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6])
+    settings = settings.with_absolute_paths()
+    run_id = run_id or time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    try:
+        _check_local_inputs(settings, run_id)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"fer-pipeline: error: {e}", file=sys.stderr)
+        return 2
+    return _run(settings, run_id)
+
+
+def _check_local_inputs(settings: PipelineSettings, run_id: str) -> None:
+    """What a local run can check before any step starts: the data, the baseline, a new run id.
+
+    Raises:
+        FileNotFoundError: if the data or the baseline are missing.
+        ValueError: if the run id was used before under this root.
+    """
+    from model_zoo.artifacts import artifact_path
+    from pipeline.fer2013_sources import find_source
+
+    find_source(settings.overrides["data"])  # MissingDataError (a FileNotFoundError) says what to put where
+    if settings.baseline and not artifact_path(settings.baseline, "keras").is_file():
+        raise FileNotFoundError(f"--baseline {settings.baseline} holds no model.keras: give a fer-export directory "
+                                "or a pushed version")  # fmt: skip
+    if (Path(settings.root) / "runs" / run_id).exists():
+        raise ValueError(f"run {run_id} exists under {settings.root}: give another --run-id, or leave it out")
 
 
 def _run(settings: PipelineSettings, run_id: str) -> int:
@@ -101,10 +144,15 @@ def _run(settings: PipelineSettings, run_id: str) -> int:
 
     setup_logging()
     from orchestration.kfp_pipeline import run_local
+    from orchestration.stage_cache import RootBusyError, root_lock
 
     started = time.perf_counter()
     try:
-        result = run_local(settings.to_dict(), run_id)
+        with root_lock(settings.root):
+            result = run_local(settings.to_dict(), run_id)
+    except RootBusyError as e:
+        print(f"fer-pipeline: error: {e}", file=sys.stderr)
+        return 2
     except RuntimeError as e:
         _print_progress(settings.root, run_id)
         failed = [e for e in _progress(settings.root, run_id) if e["state"] == "failed"]
@@ -156,7 +204,7 @@ def _status(root: str, run_id: str | None) -> int:
     _print_progress(root, run_id)
     if events[-1]["state"] == "started":
         print(f"running (or killed): {events[-1]['stage']} started at {events[-1]['time']}")
-    lineage = runs / run_id / "lineage.json"
+    lineage = runs / run_id / LINEAGE_FILE
     if lineage.exists():
         push = json.loads(lineage.read_text()).get("push") or {}
         print(f"lineage: {lineage}; push: {json.dumps(push)}")

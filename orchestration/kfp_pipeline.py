@@ -13,19 +13,22 @@ under the settings' ``root``, which on a cluster must be storage every step sees
 # No `from __future__ import annotations`: KFP reads the components' annotations as types.
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from kfp import compiler, dsl
 from kfp.dsl import Markdown, Metrics, Output
 
+from orchestration.settings import DEFAULT_IMAGE
+
 PIPELINE_NAME = "fer-pipeline"
-DEFAULT_IMAGE = "fer-pipeline:latest"  # an image with this project installed: pip install '.[kfp]'
 
 
 def data_component(settings: str, run_id: str, job_name: str) -> NamedTuple(
     "DataOutputs", [("run_id", str), ("result", str)]
 ):  # noqa: UP006
+    """Prepare and validate the data (statistics, schema, drift); name the run."""
     from collections import namedtuple
 
     from orchestration.stages import run_stage
@@ -35,18 +38,21 @@ def data_component(settings: str, run_id: str, job_name: str) -> NamedTuple(
 
 
 def train_component(settings: str, run_id: str, data: str) -> str:
+    """Train the preset with its overrides (after a Keras Tuner search if asked)."""
     from orchestration.stages import run_stage
 
     return run_stage("train", settings, run_id, data=data)
 
 
 def export_component(settings: str, run_id: str, data: str, train: str) -> str:
+    """Export SavedModel, .keras and four TFLite files behind the parity gate."""
     from orchestration.stages import run_stage
 
     return run_stage("export", settings, run_id, data=data, train=train)
 
 
 def evaluate_component(settings: str, run_id: str, data: str, export: str, metrics: Output[Metrics]) -> str:
+    """Evaluate the export and the baseline on the same faces; bless or not."""
     import json
 
     from orchestration.stages import run_stage
@@ -61,6 +67,7 @@ def evaluate_component(settings: str, run_id: str, data: str, export: str, metri
 
 
 def bench_component(settings: str, run_id: str, data: str, export: str) -> str:
+    """Benchmark every backend of the export."""
     from orchestration.stages import run_stage
 
     return run_stage("bench", settings, run_id, data=data, export=export)
@@ -115,15 +122,19 @@ def build_pipeline(
     image: str = DEFAULT_IMAGE,
     cpu: str | None = None,
     memory: str | None = None,
-    accelerator: str | None = None,
+    accelerator: str = "nvidia.com/gpu",
     gpus: int = 0,
-):
+) -> Callable:
+    """Record the run's lineage."""
+    """Push a blessed model as the next version, in TensorFlow Serving's layout."""
+    """Write the run's model card (markdown and figures)."""
     """The pipeline function, its components built on ``image``.
 
     Args:
         image: The container image every step runs in (ignored by local runs).
         cpu, memory: Limits of every step, in Kubernetes' units ("8", "32G"); None: the cluster's default.
-        accelerator: The accelerator type of the training step (e.g. "NVIDIA_TESLA_T4"); with ``gpus``.
+        accelerator: The accelerator type of the training step with ``gpus``: Kubeflow's "nvidia.com/gpu", or a type
+            of Vertex AI's ("NVIDIA_TESLA_T4").
         gpus: Accelerators of the training step (0: none).
 
     Returns:
@@ -149,15 +160,14 @@ def build_pipeline(
         if memory:
             task.set_memory_limit(memory)
         if accelerated and gpus:
-            if accelerator:
-                task.set_accelerator_type(accelerator)
-            task.set_accelerator_limit(gpus)
+            task.set_accelerator_type(accelerator).set_accelerator_limit(gpus)
         return task
 
     @dsl.pipeline(name=PIPELINE_NAME, description="FER2013: validate, train, export, evaluate and bless, push")
     def fer_pipeline(settings: str, run_id: str) -> str:
         data = configure(data_op(settings=settings, run_id=run_id, job_name=dsl.PIPELINE_JOB_NAME_PLACEHOLDER), "data")
         rid, data_result = data.outputs["run_id"], data.outputs["result"]
+        # Steps with an artifact besides their result (evaluate: metrics, card: markdown) name it: outputs["Output"].
         train = configure(train_op(settings=settings, run_id=rid, data=data_result), "train", accelerated=True)
         export = configure(export_op(settings=settings, run_id=rid, data=data_result, train=train.output), "export")
         evaluation = configure(
@@ -194,8 +204,9 @@ def run_local(settings: dict, run_id: str) -> dict:
 
     from kfp import local
 
-    # Display names are for a cluster's UI; the local runner warns that it ignores them, once per task.
+    # Display names are for a cluster's UI, and the image for its steps: the local runner warns that it ignores them.
     warnings.filterwarnings("ignore", message=".*have no effect in the current local runner")
+    warnings.filterwarnings("ignore", message=".*non-Python base image")
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=str(Path(settings["root"]).resolve() / "kfp"),
@@ -204,7 +215,7 @@ def run_local(settings: dict, run_id: str) -> dict:
     return json.loads(build_pipeline()(settings=json.dumps(settings), run_id=run_id).output)
 
 
-def compile_pipeline(output: str | Path, settings: dict, **resources) -> Path:
+def compile_pipeline(output: str | Path, settings: dict, **resources: str | int | None) -> Path:
     """Write the pipeline as KFP YAML, ``settings`` as the default of its ``settings`` parameter.
 
     Args:

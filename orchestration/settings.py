@@ -21,6 +21,12 @@ from pipeline.tuning.search_config import TUNERS
 
 # Fields the pipeline sets when the user did not: one line per epoch reads better in a stage's log than a bar.
 PIPELINE_TRAIN_DEFAULTS = {"verbose": 2}
+# The training settings a Keras Tuner search takes from the pipeline (``SearchConfig``); the search and the preset
+# decide the others, so with --tuner they may not be overridden.
+SEARCH_TAKES = ("data", "data_dir", "max_train_examples", "max_eval_examples", "model", "epochs", "batch_size",
+                "precision", "seed", "verbose")  # fmt: skip
+DEFAULT_IMAGE = "fer-pipeline:latest"  # the container image of a compiled pipeline: this project, installed with .[kfp]
+PATH_SETTINGS = ("root", "push_dir", "baseline")
 
 
 @dataclass
@@ -68,6 +74,7 @@ class PipelineSettings:
     bench_faces: int = option(1000, "faces the benchmark runs on (and measures accuracy on)")
 
     def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-ready dict (``settings.json`` of every run)."""
         return dataclasses.asdict(self)
 
     @classmethod
@@ -94,12 +101,14 @@ class PipelineSettings:
             if overrides.get(key):
                 overrides[key] = absolute(overrides[key])
         return dataclasses.replace(
-            self,
-            root=absolute(self.root),
-            push_dir=absolute(self.push_dir),
-            baseline=absolute(self.baseline),
-            overrides=overrides,
+            self, overrides=overrides, **{name: absolute(getattr(self, name)) for name in PATH_SETTINGS}
         )
+
+    def relative_paths(self) -> list[str]:
+        """The path settings that are relative (a compiled pipeline's steps run in other machines' directories)."""
+        paths = {name: getattr(self, name) for name in PATH_SETTINGS}
+        paths |= {key: self.overrides.get(key) for key in ("data", "data_dir")}
+        return [name for name, path in paths.items() if path and not Path(path).is_absolute()]
 
     def command(self) -> str:
         """The ``fer-pipeline`` command line that gives these settings (options left at their defaults omitted)."""
@@ -131,9 +140,11 @@ class PipelineSettings:
         return resolve_config(self.preset, {**PIPELINE_TRAIN_DEFAULTS, **self.overrides})
 
     def blessing_thresholds(self) -> BlessingThresholds:
+        """The blessing's bars from these settings."""
         return BlessingThresholds(self.min_accuracy, self.max_accuracy_drop, self.max_recall_drop)
 
     def schema(self) -> Schema:
+        """The data validation's schema with these settings' limits."""
         return Schema(
             max_constant_share=self.max_constant_share,
             max_cross_split_duplicate_share=self.max_cross_split_duplicate_share,
@@ -141,6 +152,7 @@ class PipelineSettings:
         )
 
     def backends(self) -> tuple[str, ...]:
+        """The benchmarked backends, in the order given."""
         return tuple(b.strip() for b in self.bench_backends.split(",") if b.strip())
 
     def check(self) -> TrainConfig:
@@ -152,8 +164,15 @@ class PipelineSettings:
         config = self.train_config()
         if not config.data:
             raise ValueError("No data given: pass --data PATH (a FER2013 CSV, .csv.gz or image-folder directory)")
-        if self.tuner is not None and self.tuner not in TUNERS:
-            raise ValueError(f"tuner must be one of {', '.join(TUNERS)} (or none), got {self.tuner!r}")
+        if self.tuner is not None:
+            if self.tuner not in TUNERS:
+                raise ValueError(f"tuner must be one of {', '.join(TUNERS)} (or left out), got {self.tuner!r}")
+            decided = sorted(set(self.overrides) - set(SEARCH_TAKES))
+            if decided:
+                raise ValueError(
+                    f"With --tuner, the search and the preset decide {', '.join(decided)}: leave "
+                    f"{'it' if len(decided) == 1 else 'them'} out, or run without --tuner"
+                )
         unknown = [b for b in self.backends() if b not in BACKENDS]
         if unknown or not self.backends():
             raise ValueError(

@@ -4,7 +4,9 @@ KFP's local mode runs every task again on every run (its optional cache, ``kfp.l
 keys on argument values: a changed file under the same path would be reused). Here a stage's expensive part runs
 in ``ROOT/stages/<stage>/<key>/``, where ``key`` hashes everything that decides its result: settings, the content
 fingerprint of the data, the sha256 of the model it starts from. ``result.json``, written last and atomically, marks
-the stage done: a later run with the same inputs reads it instead of running the stage. A stage killed before its
+the stage done: a later run with the same inputs reads it instead of running the stage. The inputs include a
+version per stage (``orchestration.stages.STAGE_VERSIONS``), raised when a stage's code changes what it computes;
+``result.json`` records the code version (git commit) that computed it. A stage killed before its
 marker left a directory without one: the next run goes on in the same directory (training resumes from its
 backup; the other stages start again, writing beside their outputs and renaming into place).
 
@@ -14,21 +16,49 @@ or ``failed``, with the key, the seconds and a one-line summary.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pipeline.atomic_files import write_text_atomic
+from pipeline.lineage import code_version
 
 log = logging.getLogger("fer-pipeline")
 
 RESULT_FILE = "result.json"
 PROGRESS_FILE = "progress.jsonl"
 KEY_LENGTH = 16
+
+
+class RootBusyError(RuntimeError):
+    """Another pipeline run holds the root."""
+
+
+@contextlib.contextmanager
+def root_lock(root: str | Path) -> Iterator[None]:
+    """Hold ``ROOT/.lock`` for one run: two runs writing the same stage directories would corrupt them.
+
+    Raises:
+        RootBusyError: if another process holds it.
+    """
+    Path(root).mkdir(parents=True, exist_ok=True)
+    with open(Path(root) / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RootBusyError(
+                f"another fer-pipeline run is using {root}; wait for it, or give another --root"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def input_key(inputs: dict[str, Any]) -> str:
@@ -99,7 +129,11 @@ def cached_stage(
     directory = Path(root) / "stages" / stage / key
     marker = directory / RESULT_FILE
     if marker.exists():
-        result = json.loads(marker.read_text())
+        text = marker.read_text()
+        recorded_dir = json.loads(text)["stage_dir"]
+        if recorded_dir != str(directory):  # the root was moved or copied: its paths moved with it
+            text = text.replace(json.dumps(recorded_dir)[1:-1], json.dumps(str(directory))[1:-1])
+        result = json.loads(text)
         record_progress(root, run_id, name, "reused", key=key, summary=summary(result), stage_dir=str(directory))
         return {**result, "reused": True}
     resumed = directory.exists()
@@ -113,14 +147,28 @@ def cached_stage(
         record_progress(root, run_id, name, "failed", key=key, error=f"{type(e).__name__}: {e}")
         raise
     seconds = round(time.perf_counter() - started, 2)
-    result = {**result, "stage_dir": str(directory), "key": key, "seconds": seconds}
+    result = {**result, "stage_dir": str(directory), "key": key, "seconds": seconds, "code": code_version()}
     write_text_atomic(marker, json.dumps(result, indent=2, default=str))
     record_progress(root, run_id, name, "done", key=key, seconds=seconds, summary=summary(result))
     return {**result, "reused": False}
 
 
-def uncached_stage(root: str | Path, run_id: str, stage: str, compute: Callable[[], dict], summary=None) -> dict:
+def uncached_stage(
+    root: str | Path,
+    run_id: str,
+    stage: str,
+    compute: Callable[[], dict],
+    summary: Callable[[dict], str] | None = None,
+) -> dict:
     """Run a cheap decision step (blessing, card, push, lineage) every time, with the same progress events.
+
+    Args:
+        root, run_id, stage: As ``cached_stage``.
+        compute: Returns the step's result (a JSON-ready dict).
+        summary: A one-line description of a result, for the progress log.
+
+    Returns:
+        The result, with ``seconds`` added.
 
     Raises:
         Whatever ``compute`` raises, after logging the stage ``failed``.

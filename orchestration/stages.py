@@ -20,14 +20,33 @@ from pathlib import Path
 
 from orchestration.model_card import CARD_FILE, write_model_card
 from orchestration.settings import PipelineSettings
-from orchestration.stage_cache import cached_stage, file_sha256, run_dir, uncached_stage
+from orchestration.stage_cache import (
+    cached_stage,
+    file_sha256,
+    read_progress,
+    record_progress,
+    run_dir,
+    uncached_stage,
+)
 from pipeline.atomic_files import write_text_atomic
+from pipeline.config import RESUMABLE_CHANGES, TrainConfig
 from pipeline.lineage import LINEAGE_FILE
 
 log = logging.getLogger("fer-pipeline")
 
 STATISTICS_FILE = "data_statistics.json"
+MANIFEST_FILE = "manifest.json"  # fer-export's list of its files, in the export's layout
 BLESSING_FILE = "blessing.json"
+
+
+# Raised when a stage's code changes what it computes: its earlier results are then not reused.
+STAGE_VERSIONS = {"data": 1, "train": 1, "export": 1, "evaluation": 1, "bench": 1}
+
+
+def _versioned(stage: str, inputs: dict) -> dict:
+    """``inputs`` with the stage's version from 2 on (version 1 adds nothing, so keys made before versions stand)."""
+    version = STAGE_VERSIONS[stage]
+    return {**inputs, "stage_version": version} if version > 1 else inputs
 
 
 class StageError(RuntimeError):
@@ -35,7 +54,7 @@ class StageError(RuntimeError):
     report is and what to do."""
 
 
-def _settings(settings: dict) -> tuple[PipelineSettings, object]:
+def _settings(settings: dict) -> tuple[PipelineSettings, TrainConfig]:
     s = PipelineSettings.from_dict(settings)
     return s, s.check()
 
@@ -86,9 +105,17 @@ def data_stage(settings: dict, run_id: str) -> dict:
             "source": str(fer.source),
         }
 
-    inputs = {"source": find_source(config.data).fingerprint(), "skip_bad_rows": config.skip_bad_rows}
+    inputs = {
+        "source": find_source(config.data).fingerprint(),
+        "skip_bad_rows": config.skip_bad_rows,
+    }
     result = cached_stage(
-        s.root, run_id, "data", inputs, compute, lambda r: f"{sum(r['splits'].values())} faces {r['splits']}"
+        s.root,
+        run_id,
+        "data",
+        _versioned("data", inputs),
+        compute,
+        lambda r: f"{sum(r['splits'].values())} faces {r['splits']}",
     )
 
     def check() -> dict:
@@ -133,6 +160,7 @@ def train_stage(settings: dict, run_id: str, data: dict) -> dict:
     tuning = {"tuner": s.tuner, "trials": s.tuner_trials, "epochs": s.tuner_epochs} if s.tuner is not None else None
 
     def compute(directory: Path) -> dict:
+        from export.exporter import resolve_model_path
         from pipeline.train import train
 
         run = directory / "run"
@@ -159,7 +187,7 @@ def train_stage(settings: dict, run_id: str, data: dict) -> dict:
             metrics = retrain_best(directory / "search", run, epochs=config.epochs, verbose=config.verbose)
         else:
             metrics = train(config, run)
-        model = run / "best.keras" if (run / "best.keras").exists() else run / "model.keras"
+        model, _ = resolve_model_path(run)
         return {
             "run_dir": str(run),
             "model": str(model),
@@ -168,14 +196,14 @@ def train_stage(settings: dict, run_id: str, data: dict) -> dict:
             "metrics": {split: {"accuracy": m["accuracy"], "n": m["n"]} for split, m in metrics["splits"].items()},
         }
 
-    # verbose changes the log, not the model; the data's content fingerprint stands for the files.
-    recipe = {k: v for k, v in config.to_dict().items() if k not in ("verbose", "data_dir")}
+    # What a resumed run may change (the log, the prepared-data cache) changes the model no more than the key.
+    recipe = {k: v for k, v in config.to_dict().items() if k not in RESUMABLE_CHANGES}
     inputs = {"config": recipe, "data": data["fingerprint"], "tuning": tuning}
 
     def summary(r: dict) -> str:
         return ", ".join(f"{split} accuracy {m['accuracy']:.4f}" for split, m in r["metrics"].items())
 
-    return cached_stage(s.root, run_id, "train", inputs, compute, summary)
+    return cached_stage(s.root, run_id, "train", _versioned("train", inputs), compute, summary)
 
 
 # --- export -----------------------------------------------------------------------------------------------------
@@ -194,7 +222,7 @@ def export_stage(settings: dict, run_id: str, data: dict, train: dict) -> dict:
     s, config = _settings(settings)
 
     def compute(directory: Path) -> dict:
-        from export.exporter import export_all, load_export_data
+        from export.exporter import export_all, export_metadata, load_export_data
         from export.parity import format_parity_report
 
         faces = load_export_data(
@@ -204,6 +232,7 @@ def export_stage(settings: dict, run_id: str, data: dict, train: dict) -> dict:
             s.representative_examples,
             s.recalibrate_batchnorm_faces,
             seed=config.seed,
+            skip_bad_rows=config.skip_bad_rows,
         )
         out = directory / "export"
         result = export_all(
@@ -214,10 +243,8 @@ def export_stage(settings: dict, run_id: str, data: dict, train: dict) -> dict:
             faces.representative_images,
             overwrite=True,
             recalibration_images=faces.recalibration_images,
-            extra_metadata={
-                "dataset": {"source": str(config.data), "fingerprint": data["fingerprint"]},
-                "training_config": train["config"],
-            },
+            extra_metadata=export_metadata(train["model"], config.data, faces, train["config"])
+            | {"data_fingerprint": data["fingerprint"]},
         )
         if not result.passed:
             (directory / "parity_report.txt").write_text(format_parity_report(result.report))
@@ -239,7 +266,9 @@ def export_stage(settings: dict, run_id: str, data: dict, train: dict) -> dict:
         "representative_examples": s.representative_examples,
         "seed": config.seed,
     }
-    return cached_stage(s.root, run_id, "export", inputs, compute, lambda r: f"parity passed, {r['export_dir']}")
+    return cached_stage(
+        s.root, run_id, "export", _versioned("export", inputs), compute, lambda r: f"parity passed, {r['export_dir']}"
+    )
 
 
 # --- evaluate and bless -----------------------------------------------------------------------------------------
@@ -266,8 +295,8 @@ def _evaluate(s: PipelineSettings, config, run_id: str, data: dict, model_dir: P
         from pipeline.input_pipeline import dataset_to_arrays
 
         fer = load_fer2013(config.data, config.data_dir, config.skip_bad_rows)
-        ds = fer.split(split)
-        images, labels = dataset_to_arrays(ds.take(config.max_eval_examples) if config.max_eval_examples else ds)
+        fer.split(split)  # a KeyError naming the splits present, if it is missing
+        images, labels = dataset_to_arrays(fer.limited(config.max_train_examples, config.max_eval_examples)[split])
         metrics = evaluate_arrays(load_backend(model_dir, backend), images, labels)
         return {"metrics": metrics, "split": split, "backend": backend}
 
@@ -282,7 +311,7 @@ def _evaluate(s: PipelineSettings, config, run_id: str, data: dict, model_dir: P
         s.root,
         run_id,
         "evaluation",
-        inputs,
+        _versioned("evaluation", inputs),
         compute,
         lambda r: f"{label}: {r['backend']} accuracy {r['metrics']['accuracy']:.4f} on {r['split']}",
         progress_name=f"evaluate-{label}",
@@ -353,7 +382,9 @@ def bench_stage(settings: dict, run_id: str, data: dict, export: dict) -> dict:
     def compute(directory: Path) -> dict:
         from export.bench import format_table, load_bench_inputs, plot_results, run_bench
 
-        faces, labels = load_bench_inputs(config.data, evaluation_split(data), s.bench_faces, config.data_dir)
+        faces, labels = load_bench_inputs(
+            config.data, evaluation_split(data), s.bench_faces, config.data_dir, skip_bad_rows=config.skip_bad_rows
+        )
         results = run_bench(
             export["export_dir"],
             faces,
@@ -388,7 +419,7 @@ def bench_stage(settings: dict, run_id: str, data: dict, export: dict) -> dict:
     def summary(r: dict) -> str:
         return ", ".join(f"{row['backend']} {row['latency_ms_p50']:.3f} ms" for row in r["results"])
 
-    return cached_stage(s.root, run_id, "bench", inputs, compute, summary)
+    return cached_stage(s.root, run_id, "bench", _versioned("bench", inputs), compute, summary)
 
 
 # --- model card -------------------------------------------------------------------------------------------------
@@ -420,13 +451,16 @@ def run_lineage(
     push: dict | None = None,
 ) -> dict:  # fmt: skip
     """The lineage record of a run (``pipeline.lineage.make_lineage``) from its stages' results."""
-    from pipeline.lineage import make_lineage
+    from export.push import pushed_name
+    from pipeline.lineage import artifact_hashes, make_lineage
 
+    # Named as in a pushed version (the SavedModel's files at its root); the export's manifest is not pushed.
+    hashes = artifact_hashes(export["export_dir"])
+    artifacts = {pushed_name(name): h for name, h in hashes.items() if name != MANIFEST_FILE}
     return make_lineage(
         run_id,
         data["fingerprint"],
         train["config"],
-        artifacts_dir=export["export_dir"],
         metrics={
             "split": evaluation["candidate"]["split"],
             "keras": evaluation["candidate"]["metrics"],
@@ -440,6 +474,7 @@ def run_lineage(
             "metrics": evaluation["baseline"]["metrics"],
         },
         extra={
+            "artifacts": artifacts,
             "settings": s.to_dict(),
             "command": s.command(),
             "data": {k: data[k] for k in ("source", "splits", "statistics", "report", "anomalies")},
@@ -501,7 +536,7 @@ def push_stage(
         extra |= {
             LINEAGE_FILE: lineage_path,
             STATISTICS_FILE: Path(data["statistics"]),
-            "data_report.md": Path(data["report"]),
+            Path(data["report"]).name: Path(data["report"]),
         }
         version = push(export["export_dir"], s.push_dir, extra)
         return {"pushed": True, "version": int(version.name), "path": str(version), "reason": None}
@@ -568,7 +603,14 @@ def run_stage(name: str, settings: str, run_id: str, **upstream: str) -> str:
 
     setup_logging()
     values = json.loads(settings)
-    if name == "data":
-        _write_json(run_dir(PipelineSettings.from_dict(values).root, run_id) / "settings.json", values)
-    result = STAGES[name](values, run_id, **{k: json.loads(v) for k, v in upstream.items()})
+    root = values.get("root", PipelineSettings.root)
+    try:
+        if name == "data":
+            _write_json(run_dir(root, run_id) / "settings.json", values)
+        result = STAGES[name](values, run_id, **{k: json.loads(v) for k, v in upstream.items()})
+    except BaseException as e:
+        events = read_progress(root, run_id)
+        if not events or events[-1]["state"] != "failed":  # raised outside the stage's steps: say it here
+            record_progress(root, run_id, name, "failed", error=f"{type(e).__name__}: {e}")
+        raise
     return json.dumps(result, default=str)

@@ -92,6 +92,10 @@ class TrainConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
 
+# Fields that may change between the first start and a resume of one run: the log, and where the prepared
+# dataset is cached (the same faces, found elsewhere).
+RESUMABLE_CHANGES = frozenset({"verbose", "data_dir"})
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The documented seed configuration: Adam 1e-3, 25 epochs, batch 64.
     "seed": {},

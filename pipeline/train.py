@@ -30,7 +30,7 @@ import tensorflow as tf
 from fer_runtime.predictors import KerasPredictor
 from model_zoo.precision import float32_copy
 from pipeline.atomic_files import save_model_atomic, write_text_atomic
-from pipeline.config import TrainConfig, changed_settings
+from pipeline.config import RESUMABLE_CHANGES, TrainConfig, changed_settings
 from pipeline.evaluate import evaluate_arrays
 from pipeline.fer2013_dataset import load_fer2013
 from pipeline.input_pipeline import dataset_to_arrays, make_eval_dataset, make_train_dataset
@@ -40,9 +40,6 @@ from pipeline.run_metadata import environment
 from pipeline.runtime import configure_tensorflow, make_strategy
 
 log = logging.getLogger("fer-train")
-
-# Fields that may change between the first start and a resume of one run.
-RESUMABLE_CHANGES = {"verbose"}
 
 
 class RunDirError(RuntimeError):

@@ -80,6 +80,9 @@ def test_smoke_pipeline_pushes_a_version_with_its_card_and_lineage(smoke):
     assert "tensorflow" in lineage["environment"]["packages"]
     model_hash = hashlib.sha256((version / "model.keras").read_bytes()).hexdigest()
     assert lineage["artifacts"]["model.keras"]["sha256"] == model_hash == lineage["candidate_model_sha256"]
+    assert "saved_model.pb" in lineage["artifacts"] and len(lineage["artifacts"]) >= 10
+    for name, recorded in lineage["artifacts"].items():  # named and hashed as they lie in the version
+        assert hashlib.sha256((version / name).read_bytes()).hexdigest() == recorded["sha256"], name
     assert lineage["blessing"]["blessed"] is True and lineage["blessing"]["reasons"] == []
     assert lineage["baseline"]["path"] == str(pretrained_artifacts_dir())
     assert lineage["metrics"]["keras"]["n"] == lineage["baseline"]["metrics"]["n"] == 35  # the same test faces
@@ -174,21 +177,26 @@ def test_the_compiled_pipeline_loads_with_kfp(tmp_path):
     from kfp import components
 
     output = tmp_path / "pipeline.yaml"
+    options = ["--data", "/data/fer2013.csv.gz", "--root", "/gcs/bucket/fer", "--epochs", "5"]
+    code, _, err = invoke("compile", "--output", str(output), *options)
+    assert code == 2 and "--push-dir must be absolute paths on storage every step mounts" in err
     code, out, err = invoke("compile", "--output", str(output), "--image", "registry.example/fer:1", "--cpu", "4",
                             "--memory", "16G", "--gpus", "1", "--accelerator", "NVIDIA_TESLA_T4",
-                            "--data", "/data/fer2013.csv.gz", "--root", "/gcs/bucket/fer", "--epochs", "5")  # fmt: skip
+                            *options, "--push-dir", "/gcs/bucket/pushed")  # fmt: skip
     assert code == 0, err
     pipeline = components.load_component_from_file(str(output))
     assert pipeline.name == "fer-pipeline"
     assert set(pipeline.component_spec.inputs) == {"settings", "run_id"}
     settings = json.loads(pipeline.component_spec.inputs["settings"].default)
     assert settings["root"] == "/gcs/bucket/fer" and settings["overrides"]["epochs"] == 5
+    assert settings["overrides"]["data_dir"] == "/gcs/bucket/fer/tfds"  # prepared once for every step
     spec = yaml.safe_load(output.read_text())
     executors = spec["deploymentSpec"]["executors"]
     assert len(executors) == 8
     assert {e["container"]["image"] for e in executors.values()} == {"registry.example/fer:1"}
     train = executors["exec-train-component"]["container"]["resources"]
-    assert train["accelerator"]["resourceCount"] == "1" and train["resourceCpuLimit"] == "4"
+    assert (train["accelerator"]["resourceCount"], train["accelerator"]["resourceType"]) == ("1", "NVIDIA_TESLA_T4")
+    assert train["resourceCpuLimit"] == "4" and "accelerator" not in executors["exec-export-component"]["container"]
 
 
 def test_the_recorded_command_gives_the_same_settings():
@@ -216,10 +224,23 @@ def test_bad_settings_are_refused_before_anything_runs(tmp_path):
     assert code == 2 and "bench_backends must name backends among keras" in err
     code, _, err = invoke("--root", str(root))
     assert code == 2 and "No data given: pass --data PATH" in err
+    code, _, err = invoke("--root", str(root), "--data", "x.csv", "--tuner", "random", "--class-weight", "balanced")
+    assert code == 2 and "With --tuner, the search and the preset decide class_weight" in err
     with pytest.raises(SystemExit) as refused:
         invoke("--root", str(root), "--data", "x.csv", "--tuner", "grid")
     assert refused.value.code == 2
+    code, _, err = invoke("--root", str(root), "--data", str(tmp_path / "missing.csv"))
+    assert code == 2 and "missing.csv" in err
     assert not root.exists()
+
+
+def test_a_local_run_checks_its_baseline_and_run_id_first(smoke, tmp_path):
+    root = str(smoke["root"])
+    data = smoke["common"][smoke["common"].index("--data") + 1]
+    code, _, err = invoke("--root", root, "--data", data, "--baseline", str(tmp_path))
+    assert code == 2 and f"--baseline {tmp_path} holds no model.keras" in err
+    code, _, err = invoke("--root", root, "--data", data, "--run-id", "first")
+    assert code == 2 and "run first exists under" in err
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from export.parity import DEFAULT_PARITY_EXAMPLES, DEFAULT_REPRESENTATIVE_EXAMPLES
 from pipeline.cli import setup_logging
 
 
@@ -49,13 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--data-dir", metavar="DIR", help="prepared-dataset cache (default: the run's, else ~/tensorflow_datasets)"
     )
     parser.add_argument(
-        "--parity-examples", type=int, default=1000, help="validation faces the gate runs on (default: 1000)"
+        "--parity-examples",
+        type=int,
+        default=DEFAULT_PARITY_EXAMPLES,
+        help=f"validation faces the gate runs on (default: {DEFAULT_PARITY_EXAMPLES})",
     )
     parser.add_argument(
         "--representative-examples",
         type=int,
-        default=500,
-        help="training faces that calibrate the int8 model (default: 500)",
+        default=DEFAULT_REPRESENTATIVE_EXAMPLES,
+        help=f"training faces that calibrate the int8 model (default: {DEFAULT_REPRESENTATIVE_EXAMPLES})",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output directory (default: off, refuse)"
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-export``; returns 0, 1 (parity gate failed) or 2 (bad input)."""
     args = build_parser().parse_args(argv)
     setup_logging()
-    from export.exporter import export_all, load_export_data, resolve_model_path  # TensorFlow loads here
+    from export.exporter import export_all, export_metadata, load_export_data, resolve_model_path  # TF loads here
     from export.parity import format_parity_report
 
     try:
@@ -102,16 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             flip_average=args.flip_average,
             recalibration_images=faces.recalibration_images,
-            extra_metadata={
-                "source_model_path": str(model_path),  # as given: no host-specific absolute path
-                "dataset": {
-                    "source": str(data),
-                    "parity_split": faces.parity_split,
-                    "parity_examples": len(faces.parity_labels),
-                    "representative_examples": len(faces.representative_images),
-                },
-                "training_config": run_config,
-            },
+            extra_metadata=export_metadata(model_path, data, faces, run_config),
         )
     except (FileNotFoundError, FileExistsError, ValueError) as e:
         print(f"fer-export: error: {e}", file=sys.stderr)
