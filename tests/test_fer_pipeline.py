@@ -172,6 +172,20 @@ def test_a_killed_stage_goes_on_in_its_directory_and_a_finished_one_is_read_back
     assert events == [("started", False), ("failed", None), ("started", True), ("done", None)]
 
 
+def test_a_moved_root_is_reused_with_its_paths_moved_too(tmp_path):
+    def compute(directory: Path) -> dict:
+        (directory / "out.txt").write_text("result")
+        return {"file": str(directory / "out.txt")}
+
+    first = cached_stage(tmp_path / "a", "r1", "work", {"x": 1}, compute)
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = cached_stage(tmp_path / "b", "r2", "work", {"x": 1}, lambda d: pytest.fail("recomputed"))
+    assert moved["reused"] and moved["stage_dir"] == first["stage_dir"].replace(
+        str(tmp_path / "a"), str(tmp_path / "b")
+    )
+    assert Path(moved["file"]).read_text() == "result"
+
+
 def test_the_compiled_pipeline_loads_with_kfp(tmp_path):
     import yaml
     from kfp import components
