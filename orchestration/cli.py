@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from orchestration.settings import DEFAULT_IMAGE, PipelineSettings
+from orchestration.stages import BLESSING_FILE
 from pipeline.config import TrainConfig, add_config_arguments, add_dataclass_arguments
 from pipeline.lineage import LINEAGE_FILE
 
@@ -167,7 +168,8 @@ def _run(settings: PipelineSettings, run_id: str) -> int:
     elif result["version"] is not None:
         print(f"nothing pushed: {result['reason']}")
     else:
-        print(f"NOT PUSHED: {result['reason']}")
+        reasons = json.loads((Path(settings.root) / "runs" / run_id / BLESSING_FILE).read_text())["reasons"]
+        print("NOT PUSHED, not blessed:\n" + "\n".join(f"  - {reason}" for reason in reasons))
         return NOT_BLESSED
     return 0
 

@@ -542,7 +542,9 @@ def push_stage(
         return {"pushed": True, "version": int(version.name), "path": str(version), "reason": None}
 
     def summary(r: dict) -> str:
-        return f"version {r['version']} at {r['path']}" if r["pushed"] else f"nothing pushed ({r['reason']})"
+        if r["pushed"]:
+            return f"version {r['version']} at {r['path']}"
+        return "nothing pushed: " + (r["reason"] if r["version"] else "not blessed (the reasons are above)")
 
     return uncached_stage(s.root, run_id, "push", decide, summary)
 

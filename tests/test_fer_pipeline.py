@@ -112,7 +112,7 @@ def test_a_candidate_worse_than_the_baseline_is_not_pushed_and_the_run_says_why(
     code, out, err = invoke(*smoke["common"], "--push-dir", str(push_dir), "--baseline", str(exported.out_dir),
                             "--run-id", "worse")  # fmt: skip
     assert code == NOT_BLESSED, out[-3000:] + err[-3000:]
-    assert "NOT PUSHED: not blessed: accuracy" in out and "below the baseline's" in out
+    assert "NOT PUSHED, not blessed:\n  - accuracy" in out and "below the baseline's" in out
     assert not push_dir.exists() or not list(push_dir.iterdir())
     blessing = json.loads((smoke["root"] / "runs" / "worse" / "blessing.json").read_text())
     assert blessing["blessed"] is False and blessing["baseline"]["accuracy"] > blessing["candidate"]["accuracy"] + 0.5
