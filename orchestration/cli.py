@@ -12,7 +12,7 @@ PUSH_DIR/<version>/ in TensorFlow Serving's layout) -> lineage.
 
 Running the same command again reuses every stage whose inputs did not change and resumes a killed training.
 Exit status: 0 pushed (or already pushed), 3 not blessed (the reasons are printed), 1 a stage stopped the run,
-2 bad input.
+2 bad input, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -154,6 +154,11 @@ def _run(settings: PipelineSettings, run_id: str) -> int:
     except RootBusyError as e:
         print(f"fer-pipeline: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted. Run the same command again: finished stages are reused, training resumes.", file=sys.stderr
+        )
+        return 130
     except RuntimeError as e:
         _print_progress(settings.root, run_id)
         failed = [e for e in _progress(settings.root, run_id) if e["state"] == "failed"]
