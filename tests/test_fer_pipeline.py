@@ -276,3 +276,39 @@ def test_the_train_stage_can_search_first_and_train_the_best_configuration(tmp_p
     config = json.loads((Path(result["run_dir"]) / "config.json").read_text())
     assert config["learning_rate"] == best["train_config"]["learning_rate"] and config["epochs"] == 2
     assert Path(result["model"]).is_file() and result["metrics"]["validation"]["n"] == 42
+
+
+@pytest.mark.slow
+def test_a_pipeline_killed_while_training_resumes_the_training_on_the_next_run(tmp_path, fer_csv, data_dir):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "root"
+    command = [sys.executable, "-m", "orchestration.cli", "--preset", "smoke", "--epochs", "6", "--batch-size", "16",
+               "--backup-every-steps", "1", "--data", str(fer_csv), "--data-dir", str(data_dir), "--root", str(root),
+               "--push-dir", str(tmp_path / "push"), "--max-accuracy-drop", "1", "--max-recall-drop", "1",
+               *FAST]  # fmt: skip
+    process = subprocess.Popen([*command, "--run-id", "killed"], start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    history = None
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        found = list((root / "stages" / "train").glob("*/run/history.csv"))
+        if found and len(found[0].read_text().splitlines()) >= 3:  # two epochs done, four to go
+            history = found[0]
+            break
+        time.sleep(0.2)
+    assert history is not None, "the training never got two epochs in"
+    os.killpg(process.pid, signal.SIGKILL)  # the CLI and the KFP task's subprocess, at once
+    process.wait()
+    assert not (history.parent.parent / "result.json").exists()
+
+    done = subprocess.run([*command, "--run-id", "again"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    train = [e for e in read_progress(root, "again") if e["stage"] == "train"]
+    assert [(e["state"], e.get("resumed")) for e in train] == [("started", True), ("done", None)]
+    info = json.loads((history.parent / "run_info.json").read_text())
+    assert info["sessions"] == 2 and len(history.read_text().splitlines()) == 7  # header + six epochs, once each
