@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from statistics import median as statistics_median
 
+from export.push import pushed_name
 from model_zoo.constants import CLASS_NAMES, FACE_SHAPE
 from orchestration.settings import PipelineSettings
 from pipeline.atomic_files import write_text_atomic
@@ -104,13 +105,13 @@ def render_model_card(
         f"({h}, {w}, {c}) gray faces (any size and 1 or 3 channels for the Keras model and the SavedModel's "
         "`serving_default`: the preprocessing is in the graph); output the probabilities of "
         f"{len(CLASS_NAMES)} classes: {', '.join(f'{i} {n}' for i, n in enumerate(CLASS_NAMES))}.",
-        "- Files (TensorFlow Serving loads the SavedModel at the version's root):",
+        "- Files, as pushed (TensorFlow Serving loads the SavedModel at the version's root):",
         "",
     ]
     lines += _table(
         ["file", "MB", "sha256"],
         [
-            [name, f"{entry['bytes'] / 1e6:.3f}", f"`{entry['sha256'][:16]}`"]
+            [pushed_name(name), f"{entry['bytes'] / 1e6:.3f}", f"`{entry['sha256'][:16]}`"]
             for name, entry in manifest.items()
             if name.endswith((".keras", ".tflite", "saved_model.pb"))
         ],
@@ -132,8 +133,12 @@ def render_model_card(
 
     defaults = TrainConfig().to_dict()
     changed = {k: v for k, v in config.items() if v != defaults.get(k) and k not in ("data", "data_dir", "verbose")}
-    lines += ["", "## Training", "", f"Preset `{s.preset}`; settings that differ from the documented seed recipe:", ""]
-    lines += _table(["setting", "value"], [[k, f"`{json.dumps(v)}`"] for k, v in sorted(changed.items())])
+    lines += ["", "## Training", ""]
+    if changed:
+        lines += [f"Preset `{s.preset}`; settings that differ from the documented seed recipe:", ""]
+        lines += _table(["setting", "value"], [[k, f"`{json.dumps(v)}`"] for k, v in sorted(changed.items())])
+    else:
+        lines += [f"Preset `{s.preset}`: the documented seed recipe, unchanged."]
     trained = ", ".join(f"{name} {_pct(m['accuracy'])} (n={m['n']})" for name, m in train["metrics"].items())
     lines += ["", f"Accuracy of the chosen checkpoint at the end of training: {trained}."]
     history = _history(Path(train["run_dir"]) / "history.csv")

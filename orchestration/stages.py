@@ -325,11 +325,11 @@ def resolve_baseline(s: PipelineSettings) -> tuple[Path, str]:
     from model_zoo.pretrained import pretrained_artifacts_dir
 
     if s.baseline:
-        return Path(s.baseline), "given"
+        return Path(s.baseline), "the model given with --baseline"
     latest = _latest_pushed(s.push_dir)
     if latest is not None:
-        return latest, f"latest pushed version ({latest.name})"
-    return pretrained_artifacts_dir(), "shipped model"
+        return latest, f"the latest pushed version ({latest.name})"
+    return pretrained_artifacts_dir(), "the shipped model"
 
 
 def evaluate_stage(settings: dict, run_id: str, data: dict, export: dict) -> dict:

@@ -153,13 +153,15 @@ def find_anomalies(statistics: dict, schema: Schema = Schema(), previous: dict |
         missing = [c for c in schema.classes if s["class_counts"].get(c, 0) == 0]
         if s["faces"] and missing:
             found.append(Anomaly("missing_classes", name, f"no face of {', '.join(missing)}", "warning"))
+        blank = f"{s['constant_images']} blank image{'' if s['constant_images'] == 1 else 's'}"
         if s["faces"] and s["constant_images"] / s["faces"] > schema.max_constant_share:
             share = s["constant_images"] / s["faces"]
-            found.append(Anomaly("constant_images", name, f"{s['constant_images']} blank images ({share:.1%})"))
+            found.append(Anomaly("constant_images", name, f"{blank} ({share:.1%})"))
         elif s["constant_images"]:
-            found.append(Anomaly("constant_images", name, f"{s['constant_images']} blank images", "warning"))
+            found.append(Anomaly("constant_images", name, blank, "warning"))
         if s["conflicting_labels_within"]:
-            detail = f"{s['conflicting_labels_within']} repeated faces carry another label than their first copy"
+            n = s["conflicting_labels_within"]
+            detail = f"{n} repeated face{' carries' if n == 1 else 's carry'} another label than its first copy"
             found.append(Anomaly("conflicting_labels", name, detail, "warning"))
         if s["duplicates_within"]:
             found.append(

@@ -116,7 +116,7 @@ def test_a_candidate_worse_than_the_baseline_is_not_pushed_and_the_run_says_why(
     assert not push_dir.exists() or not list(push_dir.iterdir())
     blessing = json.loads((smoke["root"] / "runs" / "worse" / "blessing.json").read_text())
     assert blessing["blessed"] is False and blessing["baseline"]["accuracy"] > blessing["candidate"]["accuracy"] + 0.5
-    assert blessing["baseline_model"] == {"path": str(exported.out_dir), "chosen_as": "given"}
+    assert blessing["baseline_model"] == {"path": str(exported.out_dir), "chosen_as": "the model given with --baseline"}
     lineage = json.loads((smoke["root"] / "runs" / "worse" / "lineage.json").read_text())
     assert lineage["push"]["pushed"] is False and lineage["push"]["reason"].startswith("not blessed")
     assert states(smoke["root"], "worse")["train"] == "reused"
