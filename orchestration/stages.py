@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from orchestration.model_card import CARD_FILE, write_model_card
-from orchestration.settings import PipelineSettings
+from orchestration.settings import SEARCH_TAKES, PipelineSettings
 from orchestration.stage_cache import (
     cached_stage,
     file_sha256,
@@ -168,20 +168,10 @@ def train_stage(settings: dict, run_id: str, data: dict) -> dict:
             from pipeline.tuning.search import retrain_best, run_search
             from pipeline.tuning.search_config import SearchConfig
 
+            # The search takes these training settings as they are; epochs is a trial's (the retraining's is below).
+            taken = {name: getattr(config, name) for name in SEARCH_TAKES if name != "epochs"}
             search = SearchConfig(
-                data=config.data,
-                data_dir=config.data_dir,
-                preset=s.preset,
-                tuner=s.tuner,
-                model=config.model,
-                max_trials=s.tuner_trials,
-                epochs=s.tuner_epochs,
-                batch_size=config.batch_size,
-                precision=config.precision,
-                max_train_examples=config.max_train_examples,
-                max_eval_examples=config.max_eval_examples,
-                seed=config.seed,
-                verbose=config.verbose,
+                **taken, preset=s.preset, tuner=s.tuner, max_trials=s.tuner_trials, epochs=s.tuner_epochs
             )
             run_search(search, directory / "search")
             metrics = retrain_best(directory / "search", run, epochs=config.epochs, verbose=config.verbose)
