@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 from orchestration.settings import DEFAULT_IMAGE, PipelineSettings
+from orchestration.stage_cache import RootBusyError, read_progress, root_lock
 from orchestration.stages import BLESSING_FILE
 from pipeline.config import TrainConfig, add_config_arguments, add_dataclass_arguments
 from pipeline.lineage import LINEAGE_FILE
@@ -145,7 +146,6 @@ def _run(settings: PipelineSettings, run_id: str) -> int:
 
     setup_logging()
     from orchestration.kfp_pipeline import run_local
-    from orchestration.stage_cache import RootBusyError, root_lock
 
     started = time.perf_counter()
     try:
@@ -161,7 +161,7 @@ def _run(settings: PipelineSettings, run_id: str) -> int:
         return 130
     except RuntimeError as e:
         _print_progress(settings.root, run_id)
-        failed = [e for e in _progress(settings.root, run_id) if e["state"] == "failed"]
+        failed = [e for e in read_progress(settings.root, run_id) if e["state"] == "failed"]
         reason = failed[-1]["error"] if failed else str(e)
         print(f"fer-pipeline: run {run_id} stopped at stage {failed[-1]['stage'] if failed else '?'}: {reason}",
               file=sys.stderr)  # fmt: skip
@@ -179,16 +179,10 @@ def _run(settings: PipelineSettings, run_id: str) -> int:
     return 0
 
 
-def _progress(root: str, run_id: str) -> list[dict]:
-    from orchestration.stage_cache import read_progress
-
-    return read_progress(root, run_id)
-
-
 def _print_progress(root: str, run_id: str) -> None:
     """One line per finished step of the run: reused or done (with seconds), or failed."""
     print(f"{'stage':<26}{'state':<9}{'seconds':>8}  detail")
-    for e in _progress(root, run_id):
+    for e in read_progress(root, run_id):
         if e["state"] == "started":
             continue
         seconds = f"{e['seconds']:.1f}" if "seconds" in e else ""
@@ -203,7 +197,7 @@ def _status(root: str, run_id: str | None) -> int:
             print(f"fer-pipeline status: error: no run under {runs}", file=sys.stderr)
             return 2
         run_id = found[-1].name
-    events = _progress(root, run_id)
+    events = read_progress(root, run_id)
     if not events:
         print(f"fer-pipeline status: error: run {run_id} has no progress log under {runs}", file=sys.stderr)
         return 2
