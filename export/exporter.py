@@ -11,7 +11,6 @@ interrupted export never leaves a half-written directory. The command is ``fer-e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
 from model_zoo.constants import CLASS_NAMES, FACE_SHAPE, NUM_CLASSES, write_labels
 from model_zoo.flip_averaging import with_flip_averaging
 from model_zoo.loading import load_model
+from pipeline.lineage import file_sha256
 from pipeline.run_metadata import environment
 
 log = logging.getLogger("fer-export")
@@ -251,7 +251,7 @@ def _metadata(keras_path: Path, model: keras.Model, report: dict, extra: dict) -
     face_input = f"uint8 (N, {height}, {width}, {channels}) gray faces"
     return {
         "class_names": list(CLASS_NAMES),
-        "source_model": {"name": model.name, "sha256_of_model.keras": _sha256(keras_path)},
+        "source_model": {"name": model.name, "sha256_of_model.keras": file_sha256(keras_path)},
         "exported": datetime.now(UTC).isoformat(timespec="seconds"),
         "backends": {a.backend: a.file for a in ARTIFACTS},
         "inputs": {
@@ -274,14 +274,9 @@ def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> flo
     return round(float((predict_in_batches(KerasPredictor(model), images).argmax(axis=1) == labels).mean()), 4)
 
 
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _write_manifest(directory: Path) -> None:
     files = sorted(p for p in directory.rglob("*") if p.is_file())
-    manifest = {str(p.relative_to(directory)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}
+    manifest = {str(p.relative_to(directory)): {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files}
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 

@@ -67,12 +67,6 @@ def input_key(inputs: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def run_dir(root: str | Path, run_id: str) -> Path:
     """``ROOT/runs/<run id>/``, created if missing."""
     path = Path(root) / "runs" / run_id
@@ -105,6 +99,7 @@ def cached_stage(
     compute: Callable[[Path], dict],
     summary: Callable[[dict], str] = lambda result: "",
     progress_name: str | None = None,
+    version: int = 1,
 ) -> dict:
     """The result of ``compute`` for these ``inputs``: read from a finished stage directory, or computed into it.
 
@@ -117,6 +112,7 @@ def cached_stage(
         summary: A one-line description of a result, for the progress log.
         progress_name: The stage's name in the progress log (default: ``stage``), when one stage directory
             family serves several steps (the evaluations of the candidate and of the baseline).
+        version: The stage's version, part of the key: raised when its code changes what it computes.
 
     Returns:
         The result, with ``stage_dir``, ``key`` and ``reused`` (True when read from an earlier run) added.
@@ -124,7 +120,7 @@ def cached_stage(
     Raises:
         Whatever ``compute`` raises; the stage is then logged ``failed`` and left without a done marker.
     """
-    key = input_key(inputs)
+    key = input_key({"inputs": inputs, "stage_version": version})
     name = progress_name or stage
     directory = Path(root) / "stages" / stage / key
     marker = directory / RESULT_FILE

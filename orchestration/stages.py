@@ -14,15 +14,18 @@ those of the files that get pushed.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+from export.push import latest_pushed, pushed_name, pushed_versions
+from export.push import push as push_version
 from orchestration.model_card import CARD_FILE, write_model_card
 from orchestration.settings import SEARCH_TAKES, PipelineSettings
 from orchestration.stage_cache import (
     cached_stage,
-    file_sha256,
     read_progress,
     record_progress,
     run_dir,
@@ -30,7 +33,7 @@ from orchestration.stage_cache import (
 )
 from pipeline.atomic_files import write_text_atomic
 from pipeline.config import RESUMABLE_CHANGES, TrainConfig
-from pipeline.lineage import LINEAGE_FILE
+from pipeline.lineage import LINEAGE_FILE, file_sha256
 
 log = logging.getLogger("fer-pipeline")
 
@@ -41,12 +44,6 @@ BLESSING_FILE = "blessing.json"
 
 # Raised when a stage's code changes what it computes: its earlier results are then not reused.
 STAGE_VERSIONS = {"data": 1, "train": 1, "export": 1, "evaluation": 1, "bench": 1}
-
-
-def _versioned(stage: str, inputs: dict) -> dict:
-    """``inputs`` with the stage's version from 2 on (version 1 adds nothing, so keys made before versions stand)."""
-    version = STAGE_VERSIONS[stage]
-    return {**inputs, "stage_version": version} if version > 1 else inputs
 
 
 class StageError(RuntimeError):
@@ -63,12 +60,6 @@ def _write_json(path: Path, value: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(value, indent=2, default=str))
     return path
-
-
-def _latest_pushed(push_dir: str) -> Path | None:
-    from export.push import latest_pushed
-
-    return latest_pushed(push_dir)
 
 
 # --- data -------------------------------------------------------------------------------------------------------
@@ -113,14 +104,15 @@ def data_stage(settings: dict, run_id: str) -> dict:
         s.root,
         run_id,
         "data",
-        _versioned("data", inputs),
+        inputs,
         compute,
         lambda r: f"{sum(r['splits'].values())} faces {r['splits']}",
+        version=STAGE_VERSIONS["data"],
     )
 
     def check() -> dict:
         statistics = json.loads(Path(result["statistics"]).read_text())
-        latest = _latest_pushed(s.push_dir)
+        latest = latest_pushed(s.push_dir)
         previous_path = latest / STATISTICS_FILE if latest and (latest / STATISTICS_FILE).exists() else None
         previous = json.loads(previous_path.read_text()) if previous_path else None
         anomalies = find_anomalies(statistics, s.schema(), previous)
@@ -193,7 +185,7 @@ def train_stage(settings: dict, run_id: str, data: dict) -> dict:
     def summary(r: dict) -> str:
         return ", ".join(f"{split} accuracy {m['accuracy']:.4f}" for split, m in r["metrics"].items())
 
-    return cached_stage(s.root, run_id, "train", _versioned("train", inputs), compute, summary)
+    return cached_stage(s.root, run_id, "train", inputs, compute, summary, version=STAGE_VERSIONS["train"])
 
 
 # --- export -----------------------------------------------------------------------------------------------------
@@ -257,7 +249,13 @@ def export_stage(settings: dict, run_id: str, data: dict, train: dict) -> dict:
         "seed": config.seed,
     }
     return cached_stage(
-        s.root, run_id, "export", _versioned("export", inputs), compute, lambda r: f"parity passed, {r['export_dir']}"
+        s.root,
+        run_id,
+        "export",
+        inputs,
+        compute,
+        lambda r: f"parity passed, {r['export_dir']}",
+        version=STAGE_VERSIONS["export"],
     )
 
 
@@ -269,8 +267,32 @@ def evaluation_split(data: dict) -> str:
     return "test" if "test" in data["splits"] else "validation"
 
 
-def _evaluate(s: PipelineSettings, config, run_id: str, data: dict, model_dir: Path, backend: str, label: str) -> dict:
-    """Classification metrics of ``backend`` of ``model_dir`` on the evaluation split, cached by the file's hash."""
+def _evaluation_faces(config: TrainConfig, split: str) -> Callable[[], tuple]:
+    """A loader of the faces and labels models are compared on, which reads them once, when first asked."""
+
+    @functools.cache
+    def faces() -> tuple:
+        from pipeline.fer2013_dataset import load_fer2013
+        from pipeline.input_pipeline import dataset_to_arrays
+
+        fer = load_fer2013(config.data, config.data_dir, config.skip_bad_rows)
+        fer.split(split)  # a KeyError naming the splits present, if it is missing
+        return dataset_to_arrays(fer.limited(config.max_train_examples, config.max_eval_examples)[split])
+
+    return faces
+
+
+def _evaluate(
+    s: PipelineSettings,
+    config: TrainConfig,
+    run_id: str,
+    data: dict,
+    model_dir: Path,
+    backend: str,
+    label: str,
+    faces: Callable[[], tuple],
+) -> dict:
+    """Classification metrics of ``backend`` of ``model_dir`` on ``faces()``, cached by the file's hash."""
     from model_zoo.artifacts import artifact_path
 
     path = artifact_path(model_dir, backend)
@@ -281,12 +303,8 @@ def _evaluate(s: PipelineSettings, config, run_id: str, data: dict, model_dir: P
     def compute(directory: Path) -> dict:
         from fer_runtime.predictors import load_backend
         from pipeline.evaluate import evaluate_arrays
-        from pipeline.fer2013_dataset import load_fer2013
-        from pipeline.input_pipeline import dataset_to_arrays
 
-        fer = load_fer2013(config.data, config.data_dir, config.skip_bad_rows)
-        fer.split(split)  # a KeyError naming the splits present, if it is missing
-        images, labels = dataset_to_arrays(fer.limited(config.max_train_examples, config.max_eval_examples)[split])
+        images, labels = faces()
         metrics = evaluate_arrays(load_backend(model_dir, backend), images, labels)
         return {"metrics": metrics, "split": split, "backend": backend}
 
@@ -301,10 +319,11 @@ def _evaluate(s: PipelineSettings, config, run_id: str, data: dict, model_dir: P
         s.root,
         run_id,
         "evaluation",
-        _versioned("evaluation", inputs),
+        inputs,
         compute,
         lambda r: f"{label}: {r['backend']} accuracy {r['metrics']['accuracy']:.4f} on {r['split']}",
         progress_name=f"evaluate-{label}",
+        version=STAGE_VERSIONS["evaluation"],
     )
     return {**result, "model_dir": str(model_dir)}
 
@@ -316,7 +335,7 @@ def resolve_baseline(s: PipelineSettings) -> tuple[Path, str]:
 
     if s.baseline:
         return Path(s.baseline), "the model given with --baseline"
-    latest = _latest_pushed(s.push_dir)
+    latest = latest_pushed(s.push_dir)
     if latest is not None:
         return latest, f"the latest pushed version ({latest.name})"
     return pretrained_artifacts_dir(), "the shipped model"
@@ -333,10 +352,11 @@ def evaluate_stage(settings: dict, run_id: str, data: dict, export: dict) -> dic
 
     s, config = _settings(settings)
     export_dir = Path(export["export_dir"])
-    candidate = _evaluate(s, config, run_id, data, export_dir, "keras", "candidate")
-    candidate_int8 = _evaluate(s, config, run_id, data, export_dir, "tflite-int8", "candidate-int8")
+    faces = _evaluation_faces(config, evaluation_split(data))  # read once, if any evaluation is not cached
+    candidate = _evaluate(s, config, run_id, data, export_dir, "keras", "candidate", faces)
+    candidate_int8 = _evaluate(s, config, run_id, data, export_dir, "tflite-int8", "candidate-int8", faces)
     baseline_dir, how = resolve_baseline(s)
-    baseline = _evaluate(s, config, run_id, data, baseline_dir, "keras", "baseline")
+    baseline = _evaluate(s, config, run_id, data, baseline_dir, "keras", "baseline", faces)
 
     def decide() -> dict:
         blessing = bless(candidate["metrics"], baseline["metrics"], s.blessing_thresholds()).to_dict()
@@ -409,7 +429,7 @@ def bench_stage(settings: dict, run_id: str, data: dict, export: dict) -> dict:
     def summary(r: dict) -> str:
         return ", ".join(f"{row['backend']} {row['latency_ms_p50']:.3f} ms" for row in r["results"])
 
-    return cached_stage(s.root, run_id, "bench", _versioned("bench", inputs), compute, summary)
+    return cached_stage(s.root, run_id, "bench", inputs, compute, summary, version=STAGE_VERSIONS["bench"])
 
 
 # --- model card -------------------------------------------------------------------------------------------------
@@ -441,7 +461,6 @@ def run_lineage(
     push: dict | None = None,
 ) -> dict:  # fmt: skip
     """The lineage record of a run (``pipeline.lineage.make_lineage``) from its stages' results."""
-    from export.push import pushed_name
     from pipeline.lineage import artifact_hashes, make_lineage
 
     # Named as in a pushed version (the SavedModel's files at its root); the export's manifest is not pushed.
@@ -481,7 +500,6 @@ def run_lineage(
 
 def find_pushed(push_dir: str, model_sha256: str) -> Path | None:
     """The pushed version holding exactly this ``model.keras`` (by its sha256 in the version's lineage), if any."""
-    from export.push import pushed_versions
 
     for version in reversed(pushed_versions(push_dir)):
         lineage = Path(push_dir) / str(version) / LINEAGE_FILE
@@ -501,8 +519,6 @@ def push_stage(
         ``pushed`` (True when this run added a version), ``version`` and ``path`` (the version holding the candidate,
         or None) and ``reason`` (why nothing was pushed).
     """
-    from export.push import push
-
     s, _ = _settings(settings)
 
     def decide() -> dict:
@@ -528,7 +544,7 @@ def push_stage(
             STATISTICS_FILE: Path(data["statistics"]),
             Path(data["report"]).name: Path(data["report"]),
         }
-        version = push(export["export_dir"], s.push_dir, extra)
+        version = push_version(export["export_dir"], s.push_dir, extra)
         return {"pushed": True, "version": int(version.name), "path": str(version), "reason": None}
 
     def summary(r: dict) -> str:

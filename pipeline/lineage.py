@@ -17,14 +17,18 @@ PACKAGE = "fer-pipeline"
 LINEAGE_FILE = "lineage.json"  # in a run directory and in every pushed version
 
 
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, as hex."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def artifact_hashes(directory: str | Path) -> dict[str, dict]:
     """``{relative path: {"sha256", "bytes"}}`` of every file under ``directory`` (sorted; SavedModels included)."""
     root = Path(directory)
     hashes = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        with open(path, "rb") as f:
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        hashes[path.relative_to(root).as_posix()] = {"sha256": digest, "bytes": path.stat().st_size}
+        hashes[path.relative_to(root).as_posix()] = {"sha256": file_sha256(path), "bytes": path.stat().st_size}
     return hashes
 
 
