@@ -11,6 +11,7 @@ EXTRA ?= cpu
 BIN := $(VENV)/bin
 DATA ?= ../shared/data/fer2013
 PYTEST_ARGS ?=
+DURATIONS ?= test-durations.tsv
 
 .PHONY: setup demo test test-fast lint train clean
 
@@ -30,15 +31,15 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports  # packages import downward only, and no import cycle between files
 
-# Every test, slow and browser ones included: what CI runs.
+# Every test, slow and browser ones included: what CI runs. Every test's duration goes to $(DURATIONS).
 test: setup lint
-	$(BIN)/python -m pytest -m '' --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m '' --durations=15 --durations-file=$(DURATIONS) $(PYTEST_ARGS)
 
 # The default selection (pyproject addopts): no slow and no browser tests.
 test-fast: setup lint
-	$(BIN)/python -m pytest --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --durations=15 --durations-file=$(DURATIONS) $(PYTEST_ARGS)
 
 train: setup
 	$(BIN)/fer-train --preset seed --data $(DATA)

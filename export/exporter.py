@@ -23,7 +23,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from export.parity import ParityThresholds, parity_report
+from export.parity import DEFAULT_PARITY_EXAMPLES, DEFAULT_REPRESENTATIVE_EXAMPLES, ParityThresholds, parity_report
 from export.saved_model import export_saved_model
 from export.tflite_convert import convert_to_tflite
 from fer_runtime.predictors import KerasPredictor, SavedModelPredictor, TFLitePredictor, predict_in_batches
@@ -280,14 +280,47 @@ def _write_manifest(directory: Path) -> None:
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``fer-export``'s entry point, kept under its old name: the command line lives in ``export.cli.export``."""
-    from export.cli.export import main as command_main
+def export_from_data(
+    model_path: str | Path,
+    out_dir: str | Path,
+    data: str | Path,
+    data_dir: str | Path | None = None,
+    n_parity: int = DEFAULT_PARITY_EXAMPLES,
+    n_representative: int = DEFAULT_REPRESENTATIVE_EXAMPLES,
+    n_recalibration: int | None = 0,
+    training_config: dict | None = None,
+    seed: int = 0,
+    skip_bad_rows: bool = False,
+    overwrite: bool = False,
+    flip_average: bool = False,
+    extra_metadata: dict | None = None,
+) -> ExportResult:
+    """``export_all`` on faces loaded from FER2013 data, with the export metadata: what ``fer-export`` and the
+    pipeline's export stage run.
 
-    return command_main(argv)
+    Args:
+        model_path: A ``.keras`` file.
+        out_dir, overwrite, flip_average: As for ``export_all``.
+        data, data_dir, n_parity, n_representative, n_recalibration, seed, skip_bad_rows: As for
+            ``load_export_data``.
+        training_config: The training run's resolved configuration, recorded in the metadata (None: unknown).
+        extra_metadata: Merged into the metadata after ``export_metadata``'s fields.
 
+    Returns:
+        ``export_all``'s result.
 
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())
+    Raises:
+        FileNotFoundError, FileExistsError, ValueError: as ``load_export_data`` and ``export_all``.
+    """
+    faces = load_export_data(data, data_dir, n_parity, n_representative, n_recalibration, seed, skip_bad_rows)
+    return export_all(
+        model_path,
+        out_dir,
+        faces.parity_images,
+        faces.parity_labels,
+        faces.representative_images,
+        extra_metadata=export_metadata(model_path, data, faces, training_config) | (extra_metadata or {}),
+        overwrite=overwrite,
+        flip_average=flip_average,
+        recalibration_images=faces.recalibration_images,
+    )

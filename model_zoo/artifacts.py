@@ -54,36 +54,27 @@ DEFAULT_BACKEND = "tflite-int8"
 TFLITE_ARTIFACTS: tuple[Artifact, ...] = tuple(a for a in ARTIFACTS if a.kind == "tflite")
 TFLITE_VARIANTS: tuple[str, ...] = tuple(a.tflite_variant for a in TFLITE_ARTIFACTS)  # type: ignore[misc]
 
-# Names used before the backends had one name everywhere; still accepted wherever a backend is named.
-BACKEND_ALIASES: dict[str, str] = {
-    "keras_call": "keras-eager",  # fer-bench
-    "keras_predict_on_batch": "keras",  # fer-bench
-    **{f"tflite_{a.tflite_variant}": a.backend for a in TFLITE_ARTIFACTS},  # fer-bench, parity reports
-    **{f"tflite:{Path(a.file).stem}": a.backend for a in TFLITE_ARTIFACTS},  # predictor names
-}
-
 _BY_BACKEND = {a.backend: a for a in ARTIFACTS}
 
 
-def canonical_backend(name: str) -> str:
-    """The backend name for ``name``, which may be a backend or one of its older names.
+def check_backend(name: str) -> str:
+    """``name`` if it is a backend of the artifact table.
 
     Raises:
-        ValueError: on a name that is neither, listing the backends.
+        ValueError: on any other name, listing the backends.
     """
-    name = BACKEND_ALIASES.get(name, name)
     if name not in _BY_BACKEND:
         raise ValueError(f"Unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
     return name
 
 
 def artifact(backend: str) -> Artifact:
-    """The table entry of ``backend`` (older names accepted).
+    """The table entry of ``backend``.
 
     Raises:
         ValueError: on an unknown backend.
     """
-    return _BY_BACKEND[canonical_backend(backend)]
+    return _BY_BACKEND[check_backend(backend)]
 
 
 SAVED_MODEL_PB = "saved_model.pb"

@@ -13,11 +13,13 @@ import json
 import shutil
 from pathlib import Path
 from statistics import median as statistics_median
+from typing import Any
 
 from export.push import pushed_name
+from fer_runtime.atomic_files import write_text_atomic
 from model_zoo.constants import CLASS_NAMES, FACE_SHAPE
 from orchestration.settings import PipelineSettings
-from pipeline.atomic_files import write_text_atomic
+from orchestration.stage_results import BenchResult, DataResult, EvaluationResult, ExportResult, TrainResult
 from pipeline.config import TrainConfig
 from pipeline.lineage import LINEAGE_FILE
 
@@ -39,16 +41,29 @@ LIMITS = """\
 
 
 def _pct(x: float | None) -> str:
+    """A fraction as a percentage with one decimal ("-" for None)."""
     return "-" if x is None else f"{100 * x:.1f} %"
 
 
 def _table(header: list[str], rows: list[list]) -> list[str]:
+    """The lines of a markdown table."""
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
         "| " + " | ".join(str(c) for c in row) + " |" for row in rows
     ]
 
 
+def _figure(title: str, name: str, figures: dict[str, str]) -> list[str]:
+    """A blank line and the figure ``name`` (when the card has it), shown under ``title``."""
+    return ["", f"![{title}]({figures[name]})"] if name in figures else []
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``."""
+    return json.loads(path.read_text())
+
+
 def _history(path: Path) -> list[dict]:
+    """The rows of a training's ``history.csv`` (none if it has none)."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
@@ -56,6 +71,7 @@ def _history(path: Path) -> list[dict]:
 
 
 def _copy(source: str | Path, target: Path) -> Path | None:
+    """Copy ``source`` to ``target`` if it is a file; returns ``target``, or None."""
     source = Path(source)
     if not source.is_file():
         return None
@@ -65,40 +81,58 @@ def _copy(source: str | Path, target: Path) -> Path | None:
 
 def render_model_card(
     run_id: str,
-    s: PipelineSettings,
-    data: dict,
-    train: dict,
-    export: dict,
-    evaluation: dict,
-    bench: dict,
+    settings: PipelineSettings,
+    data: DataResult,
+    train: TrainResult,
+    export: ExportResult,
+    evaluation: EvaluationResult,
+    bench: BenchResult,
     figures: dict[str, str],
 ) -> str:
-    """The card's markdown.
+    """The card's markdown, section by section.
 
     Args:
         run_id: The pipeline run.
-        s: Its settings.
+        settings: Its settings.
         data, train, export, evaluation, bench: The results of those stages (``orchestration.stages``).
         figures: Figure name -> file name beside the card (those present).
-    """
-    config = train["config"]
-    blessing = evaluation["blessing"]
-    candidate = evaluation["candidate"]["metrics"]
-    int8 = evaluation["candidate_int8"]["metrics"]
-    baseline = evaluation["baseline"]["metrics"]
-    split = evaluation["candidate"]["split"]
-    statistics = json.loads(Path(data["statistics"]).read_text())
-    parity = json.loads((Path(export["export_dir"]) / "parity_report.json").read_text())
-    manifest = json.loads((Path(export["export_dir"]) / "manifest.json").read_text())
-    h, w, c = FACE_SHAPE
 
-    verdict = "**Blessed**" if blessing["blessed"] else "**Not blessed**: " + "; ".join(blessing["reasons"])
+    Returns:
+        The markdown.
+    """
+    export_dir = Path(export.export_dir)
+    metadata = _read_json(export_dir / "metadata.json")
+    sections = [
+        _status_section(run_id, train, evaluation),
+        _model_section(train.config, _read_json(export_dir / "manifest.json")),
+        _data_section(data, _read_json(Path(data.statistics))),
+        _configuration_section(settings.preset, train.config),
+        _training_section(train, figures),
+        _evaluation_section(evaluation, figures),
+        _parity_section(_read_json(export_dir / "parity_report.json"), metadata.get("batchnorm_recalibration")),
+        _speed_section(bench, figures),
+        _limits_section(),
+        _command_section(settings),
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections) + "\n"
+
+
+def _status_section(run_id: str, train: TrainResult, evaluation: EvaluationResult) -> list[str]:
+    """The title, and whether the candidate was blessed against which baseline, on which faces."""
+    blessing, candidate = evaluation.blessing, evaluation.candidate
+    verdict = "**Blessed**" if blessing.blessed else "**Not blessed**: " + "; ".join(blessing.reasons)
+    return [
+        f"# Model card: {train.config['model']} on FER2013 (pipeline run `{run_id}`)",
+        "",
+        f"{verdict}. Compared with {evaluation.baseline_source} (`{evaluation.baseline.model_dir}`) on the "
+        f"same {candidate.metrics['n']} faces of the {candidate.split} split.",
+    ]
+
+
+def _model_section(config: dict[str, Any], manifest: dict[str, dict[str, Any]]) -> list[str]:
+    """The architecture, its input and output, and the model files as pushed."""
+    h, w, c = FACE_SHAPE
     lines = [
-        f"# Model card: {config['model']} on FER2013 (pipeline run `{run_id}`)",
-        "",
-        f"{verdict}. Compared with {evaluation['baseline_source']} (`{evaluation['baseline']['model_dir']}`) on the "
-        f"same {candidate['n']} faces of the {split} split.",
-        "",
         "## Model",
         "",
         f"- Architecture `{config['model']}` with arguments `{json.dumps(config['model_kwargs'])}`; input uint8 "
@@ -108,7 +142,7 @@ def render_model_card(
         "- Files, as pushed (TensorFlow Serving loads the SavedModel at the version's root):",
         "",
     ]
-    lines += _table(
+    return lines + _table(
         ["file", "MB", "sha256"],
         [
             [pushed_name(name), f"{entry['bytes'] / 1e6:.3f}", f"`{entry['sha256'][:16]}`"]
@@ -116,61 +150,77 @@ def render_model_card(
             if name.endswith((".keras", ".tflite", "saved_model.pb"))
         ],
     )
-    lines += ["", "## Data", "", f"Source `{data['source']}`, fingerprint `{data['fingerprint']}`.", ""]
-    names = list(statistics["splits"])
-    rows = [["faces", *(statistics["splits"][n]["faces"] for n in names)]]
-    rows += [
-        [cls, *(f"{statistics['splits'][n]['class_counts'][cls]} ({_pct(statistics['splits'][n]['class_shares'][cls])})"
-                for n in names)]
-        for cls in CLASS_NAMES
-    ]  # fmt: skip
-    lines += _table(["", *names], rows)
-    anomalies = data["anomalies"]
-    lines += ["", "Validation findings:" if anomalies else "Validation found nothing to report."]
-    lines += ([""] if anomalies else []) + [
-        f"- {a['severity']}: {a['kind']} ({a['split']}): {a['detail']}" for a in anomalies
-    ]
 
+
+def _data_section(data: DataResult, statistics: dict[str, Any]) -> list[str]:
+    """The source, the faces and class shares of each split, and the validation's findings."""
+    splits = statistics["splits"]
+    names = list(splits)
+    rows = [["faces", *(splits[n]["faces"] for n in names)]]
+    rows += [
+        [cls, *(f"{splits[n]['class_counts'][cls]} ({_pct(splits[n]['class_shares'][cls])})" for n in names)]
+        for cls in CLASS_NAMES
+    ]
+    anomalies = data.anomalies
+    lines = ["## Data", "", f"Source `{data.source}`, fingerprint `{data.fingerprint}`.", ""]
+    lines += _table(["", *names], rows)
+    lines += ["", "Validation findings:" if anomalies else "Validation found nothing to report."]
+    return (
+        lines
+        + ([""] if anomalies else [])
+        + [f"- {a['severity']}: {a['kind']} ({a['split']}): {a['detail']}" for a in anomalies]
+    )
+
+
+def _configuration_section(preset: str, config: dict[str, Any]) -> list[str]:
+    """The preset, and the training settings that differ from the documented seed recipe."""
     defaults = TrainConfig().to_dict()
     changed = {k: v for k, v in config.items() if v != defaults.get(k) and k not in ("data", "data_dir", "verbose")}
-    lines += ["", "## Training", ""]
-    if changed:
-        lines += [f"Preset `{s.preset}`; settings that differ from the documented seed recipe:", ""]
-        lines += _table(["setting", "value"], [[k, f"`{json.dumps(v)}`"] for k, v in sorted(changed.items())])
-    else:
-        lines += [f"Preset `{s.preset}`: the documented seed recipe, unchanged."]
-    trained = ", ".join(f"{name} {_pct(m['accuracy'])} (n={m['n']})" for name, m in train["metrics"].items())
-    lines += ["", f"Accuracy of the chosen checkpoint at the end of training: {trained}."]
-    history = _history(Path(train["run_dir"]) / "history.csv")
+    if not changed:
+        return ["## Training", "", f"Preset `{preset}`: the documented seed recipe, unchanged."]
+    return [
+        "## Training",
+        "",
+        f"Preset `{preset}`; settings that differ from the documented seed recipe:",
+        "",
+        *_table(["setting", "value"], [[k, f"`{json.dumps(v)}`"] for k, v in sorted(changed.items())]),
+    ]
+
+
+def _training_section(train: TrainResult, figures: dict[str, str]) -> list[str]:
+    """The chosen checkpoint's accuracy, the best epoch and the training's time, and the learning curves."""
+    trained = ", ".join(f"{name} {_pct(m['accuracy'])} (n={m['n']})" for name, m in train.metrics.items())
+    summary = f"Accuracy of the chosen checkpoint at the end of training: {trained}."
+    history = _history(Path(train.run_dir) / "history.csv")
     if history:
         monitor = "val_accuracy" if "val_accuracy" in history[0] else "accuracy"
         best = max(history, key=lambda row: float(row[monitor]))
         seconds = [float(row["epoch_seconds"]) for row in history if row.get("epoch_seconds")]
-        lines[-1] += (
+        summary += (
             f" Best {monitor} {float(best[monitor]):.4f} at epoch {int(best['epoch']) + 1} of {len(history)}; "
             f"{sum(seconds) / 60:.1f} minutes of training ({statistics_median(seconds):.0f} s a median epoch)."
         )
-    if LEARNING_CURVES in figures:
-        lines += ["", f"![Learning curves]({figures[LEARNING_CURVES]})"]
+    return [summary, *_figure("Learning curves", LEARNING_CURVES, figures)]
 
-    lines += ["", f"## Evaluation on {split} ({candidate['n']} faces)", ""]
+
+def _evaluation_section(evaluation: EvaluationResult, figures: dict[str, str]) -> list[str]:
+    """The candidate (Keras, int8) and the baseline on the same faces, per class, and the blessing's bars."""
+    candidate, split = evaluation.candidate.metrics, evaluation.candidate.split
+    baseline = evaluation.baseline.metrics
+    lines = [f"## Evaluation on {split} ({candidate['n']} faces)", ""]
     if split == "validation":
         lines += [
             "The data have no test split: these faces also chose the best checkpoint, so the figures are optimistic.",
             "",
         ]
+    models = {
+        "candidate (Keras)": candidate,
+        "candidate (TFLite int8)": evaluation.candidate_int8.metrics,
+        "baseline (Keras)": baseline,
+    }
     lines += _table(
         ["model", "accuracy", "macro F1", "loss"],
-        [
-            [
-                "candidate (Keras)",
-                _pct(candidate["accuracy"]),
-                f"{candidate['macro_f1']:.3f}",
-                f"{candidate['loss']:.3f}",
-            ],
-            ["candidate (TFLite int8)", _pct(int8["accuracy"]), f"{int8['macro_f1']:.3f}", f"{int8['loss']:.3f}"],
-            ["baseline (Keras)", _pct(baseline["accuracy"]), f"{baseline['macro_f1']:.3f}", f"{baseline['loss']:.3f}"],
-        ],
+        [[name, _pct(m["accuracy"]), f"{m['macro_f1']:.3f}", f"{m['loss']:.3f}"] for name, m in models.items()],
     )
     lines += [""]
     lines += _table(
@@ -181,16 +231,19 @@ def render_model_card(
             for cls, m in candidate["per_class"].items()
         ],
     )  # fmt: skip
-    if CONFUSION_MATRIX in figures:
-        lines += ["", f"![Confusion matrix]({figures[CONFUSION_MATRIX]})"]
-    t = blessing["thresholds"]
-    lines += [
+    t = evaluation.blessing.thresholds
+    return [
+        *lines,
+        *_figure("Confusion matrix", CONFUSION_MATRIX, figures),
         "",
         f"Blessing thresholds: accuracy at least {_pct(t['min_accuracy'])}, at most {_pct(t['max_accuracy_drop'])} "
         f"below the baseline, no class's recall more than {_pct(t['max_recall_drop'])} below the baseline's.",
     ]
 
-    lines += ["", f"## Parity ({parity['n']} faces, against the Keras model)", ""]
+
+def _parity_section(parity: dict[str, Any], recalibration: dict[str, Any] | None) -> list[str]:
+    """The parity gate's figures per backend, and the BatchNorm recalibration before export, if any."""
+    lines = [f"## Parity ({parity['n']} faces, against the Keras model)", ""]
     lines += _table(
         ["backend", "top-1 agreement", "max abs diff", "accuracy", "passed"],
         [
@@ -199,49 +252,66 @@ def render_model_card(
             for name, r in parity["artifacts"].items()
         ],
     )  # fmt: skip
-    recalibration = json.loads((Path(export["export_dir"]) / "metadata.json").read_text()).get(
-        "batchnorm_recalibration"
-    )
     if recalibration:
         before, after = recalibration["parity_accuracy_before"], recalibration["parity_accuracy_after"]
-        faces = recalibration["training_faces"]
-        lines += ["", f"BatchNorm statistics recomputed on {faces} unaugmented training faces before export "]
-        lines[-1] += f"(parity-set accuracy {_pct(before)} -> {_pct(after)})."
+        lines += [
+            "",
+            f"BatchNorm statistics recomputed on {recalibration['training_faces']} unaugmented training faces before "
+            f"export (parity-set accuracy {_pct(before)} -> {_pct(after)}).",
+        ]
+    return lines
 
-    lines += ["", f"## Speed ({bench['results'][0]['threads']} CPU thread(s), batch 1 unless said)", ""]
+
+def _speed_section(bench: BenchResult, figures: dict[str, str]) -> list[str]:
+    """The benchmark's latency, throughput, size, memory and accuracy per backend."""
+    lines = [f"## Speed ({bench.results[0]['threads']} CPU thread(s), batch 1 unless said)", ""]
     lines += _table(
         ["backend", "p50 ms", "p90 ms", "batch-64 img/s", "MB", "peak RSS MB", "accuracy"],
         [
             [r["backend"], f"{r['latency_ms_p50']:.3f}", f"{r['latency_ms_p90']:.3f}", r["batch64_images_per_sec"],
              r["file_megabytes"], r["peak_rss_megabytes"], _pct(r["accuracy"])]
-            for r in bench["results"]
+            for r in bench.results
         ],
     )  # fmt: skip
-    if BENCH_PLOT in figures:
-        lines += ["", f"![Benchmark]({figures[BENCH_PLOT]})"]
-    lines += ["", "## Known limits", "", LIMITS, "", "## Reproduce", ""]
-    lines += [
+    return lines + _figure("Benchmark", BENCH_PLOT, figures)
+
+
+def _limits_section() -> list[str]:
+    """What the model is not good at, and not for."""
+    return ["## Known limits", "", LIMITS]
+
+
+def _command_section(settings: PipelineSettings) -> list[str]:
+    """Where the run's lineage is, and the command that runs it again."""
+    return [
+        "## Reproduce",
+        "",
         f"Everything this run used is in `{LINEAGE_FILE}` (data fingerprint, resolved configuration, code version, "
         "environment, artifact hashes, metrics, blessing, baseline). The command:",
         "",
         "```bash",
-        s.command(),
+        settings.command(),
         "```",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def write_model_card(
     out_dir: str | Path,
     run_id: str,
-    s: PipelineSettings,
-    data: dict,
-    train: dict,
-    export: dict,
-    evaluation: dict,
-    bench: dict,
+    settings: PipelineSettings,
+    data: DataResult,
+    train: TrainResult,
+    export: ExportResult,
+    evaluation: EvaluationResult,
+    bench: BenchResult,
 ) -> dict[str, Path]:
     """Write ``MODEL_CARD.md`` and its figures (learning curves, confusion matrix, benchmark) into ``out_dir``.
+
+    Args:
+        out_dir: The card's directory (created if missing).
+        run_id: The pipeline run.
+        settings: Its settings.
+        data, train, export, evaluation, bench: The results of those stages (``orchestration.stages``).
 
     Returns:
         File name -> path of the card and of every figure written.
@@ -251,19 +321,19 @@ def write_model_card(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
-    copied = _copy(Path(train["run_dir"]) / LEARNING_CURVES, out / LEARNING_CURVES)
+    copied = _copy(Path(train.run_dir) / LEARNING_CURVES, out / LEARNING_CURVES)
     if copied:
         files[LEARNING_CURVES] = copied
-    candidate = evaluation["candidate"]
+    candidate = evaluation.candidate
     files[CONFUSION_MATRIX] = plot_confusion_matrix(
-        candidate["metrics"]["confusion_matrix"],
-        list(candidate["metrics"]["per_class"]),
+        candidate.metrics["confusion_matrix"],
+        list(candidate.metrics["per_class"]),
         out / CONFUSION_MATRIX,
-        title=f"Candidate on {candidate['split']} (accuracy {candidate['metrics']['accuracy']:.3f})",
+        title=f"Candidate on {candidate.split} (accuracy {candidate.metrics['accuracy']:.3f})",
     )
-    copied = _copy(bench["plot"], out / BENCH_PLOT)
+    copied = _copy(bench.plot, out / BENCH_PLOT)
     if copied:
         files[BENCH_PLOT] = copied
-    text = render_model_card(run_id, s, data, train, export, evaluation, bench, {name: name for name in files})
+    text = render_model_card(run_id, settings, data, train, export, evaluation, bench, {name: name for name in files})
     write_text_atomic(out / CARD_FILE, text)
     return {CARD_FILE: out / CARD_FILE, **files}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic_files import write_text_atomic
+from fer_runtime.atomic_files import write_text_atomic
 from pipeline.lineage import code_version
 
 log = logging.getLogger("fer-pipeline")

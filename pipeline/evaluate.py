@@ -66,16 +66,3 @@ def evaluate(
         **metrics,
         "seconds": round(seconds, 3),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``fer-eval``'s entry point, kept under its old name: the command line lives in ``pipeline.cli.evaluate``."""
-    from pipeline.cli.evaluate import main as command_main
-
-    return command_main(argv)
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

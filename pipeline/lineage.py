@@ -10,7 +10,7 @@ import time
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from pipeline.atomic_files import write_text_atomic
+from fer_runtime.atomic_files import write_text_atomic
 from pipeline.run_metadata import environment
 
 PACKAGE = "fer-pipeline"

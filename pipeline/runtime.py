@@ -26,7 +26,7 @@ def configure_tensorflow(
     import tensorflow as tf
 
     # TensorFlow's own default sometimes leaves one of two cores idle; measured
-    # on 2 cores (python -m pipeline.throughput), intra = all cores with
+    # on 2 cores (python -m export.cli.training_throughput), intra = all cores with
     # inter = 2 trains fastest, so that is the default here.
     intra_op_threads = intra_op_threads or len(os.sched_getaffinity(0))
     inter_op_threads = inter_op_threads or 2

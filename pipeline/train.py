@@ -27,9 +27,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from fer_runtime.atomic_files import save_model_atomic, write_text_atomic
 from fer_runtime.predictors import KerasPredictor
 from model_zoo.precision import float32_copy
-from pipeline.atomic_files import save_model_atomic, write_text_atomic
 from pipeline.config import RESUMABLE_CHANGES, TrainConfig, changed_settings
 from pipeline.evaluate import evaluate_arrays
 from pipeline.fer2013_dataset import load_fer2013
@@ -292,16 +292,3 @@ def _update_run_info(run_dir: Path, **fields) -> None:
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
     info.update(fields)
     write_text_atomic(info_path, json.dumps(info, indent=2))
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``fer-train``'s entry point, kept under its old name: the command line lives in ``pipeline.cli.train``."""
-    from pipeline.cli.train import main as command_main
-
-    return command_main(argv)
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

@@ -17,7 +17,6 @@ import hashlib
 import os
 import secrets
 import sys
-import tempfile
 import time
 
 # Before Gradio is imported anywhere: no analytics, no version check, no hub calls.
@@ -29,9 +28,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND  # noqa: E402
+from fer_runtime.atomic_files import write_bytes_atomic  # noqa: E402
+from fer_runtime.command_line import run_command  # noqa: E402
 from model_zoo.constants import CLASS_NAMES  # noqa: E402
 from serving_demo import EXAMPLES_DIR  # noqa: E402
+from serving_demo.command_line import add_model_options  # noqa: E402
 from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 from serving_demo.drawing import draw_faces  # noqa: E402
 from serving_demo.face_smoothing import FaceSmoother  # noqa: E402
@@ -95,15 +96,7 @@ def save_annotated_jpeg(image: np.ndarray, cache_dir: str, salt: str) -> str:
     directory = os.path.join(cache_dir, hashlib.sha256(salt.encode() + data).hexdigest())
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, "annotated.jpg")
-    fd, staging = tempfile.mkstemp(dir=directory, prefix=".annotated-", suffix=".jpg")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(staging, path)
-    except BaseException:
-        if os.path.exists(staging):
-            os.unlink(staging)
-        raise
+    write_bytes_atomic(path, data)
     return path
 
 
@@ -224,24 +217,11 @@ def build_demo(recognizer: EmotionRecognizer):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``fer-demo`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="fer-demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--artifacts", metavar="DIR", help="a fer-export directory (default: the shipped pretrained model)"
-    )
-    parser.add_argument(
-        "--backend",
-        default=DEFAULT_BACKEND,
-        metavar="NAME",
-        help=f"initial backend, one of {', '.join(BACKENDS)} (default: {DEFAULT_BACKEND})",
-    )
-    parser.add_argument(
-        "--detector",
-        default=DEFAULT_DETECTOR,
-        choices=list(DETECTORS),
-        help=f"initial face detector (default: {DEFAULT_DETECTOR}); the page can switch it",
-    )
+    add_model_options(parser, note="the page can switch it")
     parser.add_argument(
         "--host",
         default="127.0.0.1",
@@ -262,11 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-demo``; returns the exit status."""
     args = build_parser().parse_args(argv)
-    try:
-        recognizer = EmotionRecognizer(args.artifacts, backend=args.backend, detector=args.detector)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"fer-demo: error: {e}", file=sys.stderr)
-        return 2
+    return run_command("fer-demo", lambda: _serve(args))
+
+
+def _serve(args: argparse.Namespace) -> None:
+    recognizer = EmotionRecognizer(args.artifacts, backend=args.backend, detector=args.detector)
     recognizer.predictor()  # load the initial backend now, not on the first request
     demo = build_demo(recognizer)
     demo.launch(
@@ -276,7 +256,6 @@ def main(argv: list[str] | None = None) -> int:
         max_file_size=args.max_file_size,
         show_error=True,
     )
-    return 0
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from fer_runtime.predictors import Predictor, load_backend
-from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, artifact_path, available_backends, canonical_backend
+from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, artifact_path, available_backends, check_backend
 from model_zoo.constants import FACE_SHAPE, LABELS_FILE, read_labels
 from model_zoo.pretrained import pretrained_artifacts_dir
 from serving_demo.detectors import DEFAULT_DETECTOR, Detection, FaceDetector, check_detector, make_detector
@@ -87,11 +87,6 @@ class FoundFaces:
         )
 
 
-def detector_name(detector) -> str:
-    """A detector's ``name``; detectors written for the old interface have none: their class name."""
-    return getattr(detector, "name", type(detector).__name__)
-
-
 class EmotionRecognizer:
     """Finds faces and classifies their emotion with a selectable backend and face detector.
 
@@ -143,7 +138,7 @@ class EmotionRecognizer:
         return available_backends(self.artifacts_dir)
 
     def _check_backend(self, name: str) -> str:
-        name = canonical_backend(name)
+        name = check_backend(name)
         path = artifact_path(self.artifacts_dir, name)
         if not path.exists():
             raise ValueError(f"Backend {name!r} needs {path}, which is missing")
@@ -160,7 +155,7 @@ class EmotionRecognizer:
     @property
     def detector_name(self) -> str:
         """The name of the current face detector (its class name for a detector without one)."""
-        return detector_name(self.detector)
+        return self.detector.name
 
     def face_detector(self, detector: str | FaceDetector | None = None) -> FaceDetector:
         """The detector of that name (created once, then cached), the given detector object, or the current one.
@@ -271,11 +266,10 @@ class EmotionRecognizer:
             ValueError: on an unknown detector.
         """
         finder = self.face_detector(detector)
-        name = detector_name(finder)
+        name = finder.name
         rgb = load_image(image, channel_order)
         start = time.perf_counter()
-        # Detectors written for the old interface return bare boxes.
-        detections = [d if isinstance(d, Detection) else Detection(d) for d in finder.detect(rgb)]
+        detections = finder.detect(rgb)
         detected = time.perf_counter()
         crops = (
             face_crops(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), detections, framing_for(name), self.align)

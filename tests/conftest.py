@@ -13,6 +13,30 @@ from tests.fer_fixtures import make_examples, write_csv  # noqa: E402
 SMALL = {"train": 140, "validation": 42, "test": 35}
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--durations-file",
+        metavar="PATH",
+        help="write every test's duration (setup + call + teardown, seconds), slowest first, as TSV to PATH",
+    )
+
+
+_DURATIONS: dict[str, float] = {}  # test id -> seconds, summed over setup, call and teardown
+
+
+def pytest_runtest_logreport(report):
+    _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("--durations-file")
+    if path:
+        rows = sorted(_DURATIONS.items(), key=lambda item: -item[1])
+        with open(path, "w") as f:
+            f.write("seconds\ttest\n")
+            f.writelines(f"{seconds:.3f}\t{nodeid}\n" for nodeid, seconds in rows)
+
+
 @pytest.fixture(scope="session")
 def examples():
     return make_examples(SMALL)
@@ -84,22 +108,11 @@ def exported(tmp_path_factory, trained_tiny_model):
     return export_all(path, out, x_val, y_val, x_train[:100], extra_metadata={"dataset": {"source": "generated"}})
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def demo_url(exported):
     """The Gradio demo on the exported tiny model, served on 127.0.0.1 for the whole session."""
-    from serving_demo.app import build_demo
-    from serving_demo.recognizer import EmotionRecognizer
+    from serving_demo.local_server import start_demo
 
-    demo = build_demo(EmotionRecognizer(exported.out_dir))
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, max_file_size="5mb")
-    yield f"http://127.0.0.1:{port}/"
+    demo, url = start_demo(exported.out_dir, max_file_size="5mb")
+    yield url
     demo.close()

@@ -11,6 +11,7 @@ import numpy as np
 
 CLASS_NAMES = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 USAGES = {"train": "Training", "validation": "PublicTest", "test": "PrivateTest"}
+ROOT = Path(__file__).resolve().parents[1]  # the project's root, for tests that run its commands
 
 
 def make_examples(counts: dict[str, int], seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -27,13 +27,15 @@ import os
 import sys
 from pathlib import Path
 
-from model_zoo.artifacts import BACKEND_ALIASES, BACKENDS, DEFAULT_BACKEND, canonical_backend
-from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS
+from fer_runtime.command_line import CommandError, run_command
+from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, check_backend
+from serving_demo.command_line import add_model_options
+from serving_demo.detectors import DETECTORS
 
 
 def _backend(name: str) -> str:
     try:
-        return canonical_backend(name)
+        return check_backend(name)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
 
@@ -43,9 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fer-bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--artifacts", metavar="DIR", help="a fer-export output directory (default: the shipped pretrained model)"
-    )
+    add_model_options(parser, backend=False, note="for the end-to-end frame measurement")
     parser.add_argument(
         "--data",
         metavar="PATH",
@@ -60,8 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_backend,
         default=list(BACKENDS),
         metavar="NAME",
-        help=f"backends to measure, any of {', '.join(BACKENDS)} (default: all; older names such as "
-        f"{next(iter(BACKEND_ALIASES))} are accepted)",
+        help=f"backends to measure, any of {', '.join(BACKENDS)} (default: all)",
     )
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="thread counts (default: 1 2)")
     parser.add_argument("--iterations", type=int, default=300, help="timed batch-1 calls after warm-up (default: 300)")
@@ -72,12 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=50,
         help="timed end-to-end 640x480 frames (detect + classify + draw), per backend; 0 skips them (default: 50)",
-    )
-    parser.add_argument(
-        "--detector",
-        choices=list(DETECTORS),
-        default=DEFAULT_DETECTOR,
-        help=f"face detector of the end-to-end frame measurement (default: {DEFAULT_DETECTOR})",
     )
     parser.add_argument(
         "--faces-in-frames",
@@ -123,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_worker(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from export.bench import measure_backend, measure_end_to_end
+    from export.benchmarks.backends import measure_backend, measure_end_to_end
 
     inputs = np.load(args.inputs)
     labels = inputs["labels"] if "labels" in inputs else None
@@ -144,92 +137,53 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.worker:
         return _run_worker(args)
-    from export.bench import format_table, load_bench_inputs, plot_results, run_bench
+    return run_command("fer-bench", lambda: _bench(args), errors=(RuntimeError,))
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from export.benchmarks.backends import format_table, load_bench_inputs, plot_results, run_bench
     from model_zoo.pretrained import pretrained_artifacts_dir
 
     if (args.faces_in_frames or args.calibrate_framing) and not args.data:
-        print(
-            "fer-bench: error: --faces-in-frames and --calibrate-framing need FER2013 faces: give --data",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        args.artifacts = args.artifacts or str(pretrained_artifacts_dir())
-        limit = args.faces_in_frames or args.limit
-        faces, labels = load_bench_inputs(args.data, args.split, limit, args.data_dir)
-        if args.calibrate_framing:
-            return _calibrate_framing(args, faces, labels)
-        results = []
-        if not args.no_backends:
-            results = run_bench(
-                args.artifacts,
-                faces,
-                labels,
-                tuple(args.backends),
-                tuple(args.threads),
-                args.iterations,
-                args.warmup,
-                args.batch_runs,
-                args.e2e_iterations,
-                args.detector,
-            )
-        faces_in_frames = None
-        if args.faces_in_frames:
-            from export.faces_in_frames import run_faces_in_frames
+        raise CommandError("--faces-in-frames and --calibrate-framing need FER2013 faces: give --data")
+    args.artifacts = args.artifacts or str(pretrained_artifacts_dir())
+    faces, labels = load_bench_inputs(args.data, args.split, args.faces_in_frames or args.limit, args.data_dir)
+    if args.calibrate_framing:
+        from export.benchmarks.faces_in_frames import calibrate_framing, format_framing
 
-            faces_in_frames = run_faces_in_frames(
-                args.artifacts, faces, labels, tuple(args.detectors), args.classifier, args.seed, max(args.threads)
-            )
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as e:
-        print(f"fer-bench: error: {e}", file=sys.stderr)
-        return 2
-    if results:
+        rows = calibrate_framing(faces, labels, tuple(args.detectors), args.seed)
+        print(format_framing(rows))
+        _write_json(args.json, {"split": args.split, "faces": int(len(faces)), "framings": rows})
+        return
+    results = []
+    if not args.no_backends:
+        results = run_bench(
+            args.artifacts, faces, labels, tuple(args.backends), tuple(args.threads), args.iterations, args.warmup,
+            args.batch_runs, args.e2e_iterations, args.detector,
+        )  # fmt: skip
         print(format_table(results))
-    if faces_in_frames:
-        from export.faces_in_frames import format_faces_in_frames
+    faces_in_frames = None
+    if args.faces_in_frames:
+        from export.benchmarks.faces_in_frames import format_faces_in_frames, run_faces_in_frames
 
+        faces_in_frames = run_faces_in_frames(
+            args.artifacts, faces, labels, tuple(args.detectors), args.classifier, args.seed, max(args.threads)
+        )
         print(format_faces_in_frames(faces_in_frames))
-    record = {
-        "artifacts": str(args.artifacts),
-        "data": args.data,
-        "split": args.split if args.data else None,
-        "faces": int(len(faces)),
-        "cpu_count": os.cpu_count(),
-        "detector": args.detector,
-        "results": results,
+    _write_json(args.json, {
+        "artifacts": str(args.artifacts), "data": args.data, "split": args.split if args.data else None,
+        "faces": int(len(faces)), "cpu_count": os.cpu_count(), "detector": args.detector, "results": results,
         "faces_in_frames": faces_in_frames,
-    }
-    if args.json:
-        Path(args.json).write_text(json.dumps(record, indent=2))
-        print(f"wrote {args.json}")
+    })  # fmt: skip
     if args.plot and results:
         plot_results(results, args.plot)
         print(f"wrote {args.plot}")
-    return 0
 
 
-def _calibrate_framing(args: argparse.Namespace, faces, labels) -> int:
-    from export.faces_in_frames import make_faces_in_frames, measure_framing
-    from serving_demo.detectors import make_detector
-
-    data = make_faces_in_frames(faces, labels, seed=args.seed, max_rotation=0.0, brightness=(1.0, 1.0))
-    rows = [row for name in args.detectors for row in measure_framing(data, make_detector(name))]
-    print(
-        f"{'detector':<18}{'reference':<12}{'faces':>6}{'dx':>8}{'dy':>8}{'scale':>8}"
-        f"{'dx iqr':>8}{'dy iqr':>8}{'scale iqr':>10}"
-    )
-    for r in rows:
-        print(
-            f"{r['detector']:<18}{r['reference']:<12}{r['faces']:>6}{r['dx']:>8.3f}{r['dy']:>8.3f}{r['scale']:>8.3f}"
-            f"{r['dx_iqr']:>8.3f}{r['dy_iqr']:>8.3f}{r['scale_iqr']:>10.3f}"
-        )
-    print("Framing(dx, dy, scale, reference) in serving_demo/face_crops.py FRAMINGS takes these medians.")
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps({"split": args.split, "faces": data.num_faces, "framings": rows}, indent=2)
-        )
-        print(f"wrote {args.json}")
-    return 0
+def _write_json(path: str | None, record: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps(record, indent=2))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import argparse
 import sys
 
 from export.parity import DEFAULT_PARITY_EXAMPLES, DEFAULT_REPRESENTATIVE_EXAMPLES
+from fer_runtime.command_line import CommandError, run_command
 from pipeline.cli import setup_logging
 
 
@@ -85,32 +86,29 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-export``; returns 0, 1 (parity gate failed) or 2 (bad input)."""
     args = build_parser().parse_args(argv)
     setup_logging()
-    from export.exporter import export_all, export_metadata, load_export_data, resolve_model_path  # TF loads here
+    return run_command("fer-export", lambda: _export(args))
+
+
+def _export(args: argparse.Namespace) -> int:
+    from export.exporter import export_from_data, resolve_model_path  # TensorFlow loads here
     from export.parity import format_parity_report
 
-    try:
-        model_path, run_config = resolve_model_path(args.model)
-        data = args.data or (run_config or {}).get("data")
-        if not data:
-            raise ValueError("No data for the parity gate: pass --data PATH (FER2013 CSV or image folders)")
-        data_dir = args.data_dir or (run_config or {}).get("data_dir")
-        faces = load_export_data(
-            data, data_dir, args.parity_examples, args.representative_examples, args.recalibrate_batchnorm
-        )
-        result = export_all(
-            model_path,
-            args.out,
-            faces.parity_images,
-            faces.parity_labels,
-            faces.representative_images,
-            overwrite=args.overwrite,
-            flip_average=args.flip_average,
-            recalibration_images=faces.recalibration_images,
-            extra_metadata=export_metadata(model_path, data, faces, run_config),
-        )
-    except (FileNotFoundError, FileExistsError, ValueError) as e:
-        print(f"fer-export: error: {e}", file=sys.stderr)
-        return 2
+    model_path, run_config = resolve_model_path(args.model)
+    data = args.data or (run_config or {}).get("data")
+    if not data:
+        raise CommandError("No data for the parity gate: pass --data PATH (FER2013 CSV or image folders)")
+    result = export_from_data(
+        model_path,
+        args.out,
+        data,
+        args.data_dir or (run_config or {}).get("data_dir"),
+        args.parity_examples,
+        args.representative_examples,
+        args.recalibrate_batchnorm,
+        training_config=run_config,
+        overwrite=args.overwrite,
+        flip_average=args.flip_average,
+    )
     print(format_parity_report(result.report))
     print(f"Artifacts in {result.out_dir} (parity report: {result.out_dir / 'parity_report.json'})")
     return 0 if result.passed else 1

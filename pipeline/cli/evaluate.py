@@ -15,6 +15,7 @@ import logging
 import sys
 from pathlib import Path
 
+from fer_runtime.command_line import run_command
 from pipeline.cli import setup_logging
 
 
@@ -47,26 +48,21 @@ def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-eval``; returns 0 or 2 (bad input)."""
     args = build_parser().parse_args(argv)
     setup_logging(logging.WARNING)
+    return run_command("fer-eval", lambda: _evaluate(args))
+
+
+def _evaluate(args: argparse.Namespace) -> None:
     from model_zoo.artifacts import artifact_path
     from model_zoo.pretrained import pretrained_artifacts_dir
     from pipeline.evaluate import evaluate  # TensorFlow loads here
-    from pipeline.fer2013_sources import BadRowError, MissingDataError
     from pipeline.metrics import format_metrics
 
-    try:
-        args.model = args.model or str(artifact_path(pretrained_artifacts_dir(), "keras"))
-        result = evaluate(args.model, args.data, args.split, args.data_dir, args.batch_size, args.skip_bad_rows)
-    except KeyError as e:
-        print(f"fer-eval: error: {e.args[0]}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, ValueError, MissingDataError, BadRowError) as e:
-        print(f"fer-eval: error: {e}", file=sys.stderr)
-        return 2
+    model = args.model or str(artifact_path(pretrained_artifacts_dir(), "keras"))
+    result = evaluate(model, args.data, args.split, args.data_dir, args.batch_size, args.skip_bad_rows)
     print(format_metrics(result, title=f"{result['model']} ({result['backend']}) on {args.split} of {args.data}"))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
         print(f"wrote {args.json}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from fer_runtime.command_line import EXIT_INTERRUPTED, run_command
 from pipeline.cli import setup_logging
 from pipeline.config import PRESETS, add_config_arguments, resolve_config
 
@@ -32,18 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     from pipeline.train import RunDirError, train  # TensorFlow loads here, after the arguments are checked
 
+    def work() -> None:
+        metrics = train(resolve_config(preset, args), Path(run_dir or f"runs/{preset}"))
+        for split, m in metrics["splits"].items():
+            print(f"{split}: accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f} (n={m['n']})")
+
     try:
-        config = resolve_config(preset, args)
-        metrics = train(config, Path(run_dir or f"runs/{preset}"))
+        return run_command("fer-train", work, errors=(RunDirError,))
     except KeyboardInterrupt:
         print("\nInterrupted. Run the same command again to resume.", file=sys.stderr)
-        return 130
-    except (ValueError, RunDirError, FileNotFoundError) as e:
-        print(f"fer-train: error: {e}", file=sys.stderr)
-        return 2
-    for split, m in metrics["splits"].items():
-        print(f"{split}: accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f} (n={m['n']})")
-    return 0
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fer_runtime.command_line import EXIT_INTERRUPTED, error_line, run_command
 from pipeline.cli import setup_logging
 from pipeline.config import PRESETS, TrainConfig, add_dataclass_arguments
 from pipeline.tuning.roles import ENV_ORACLE_IP, ENV_ORACLE_PORT, ENV_TUNER_ID
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.tuning.search import SearchFailedError, retrain_best, run_search
     from pipeline.tuning.search_config import ProjectDirError
 
-    try:
+    def work() -> None:
         args["fixed"] = parse_fixed(args["fixed"])
         configure_tensorflow()
         result = run_search(SearchConfig(**args), project_dir)
@@ -86,23 +87,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{os.environ[ENV_TUNER_ID]} ran trials: {ran}")
             if retrain_dir:
                 print("fer-tune: --retrain-best is done by the chief; ignored on a worker", file=sys.stderr)
-            return 0
+            return
         _print_result(result)
         if retrain_dir:
             metrics = retrain_best(project_dir, retrain_dir, retrain_epochs, args["verbose"])
             for split, m in metrics["splits"].items():
                 print(f"retrained {split}: accuracy {m['accuracy']:.4f} (n={m['n']})")
             print(f"Export it with: fer-export {retrain_dir} --out {Path(retrain_dir) / 'export'}")
+
+    try:
+        return run_command("fer-tune", work, errors=(ProjectDirError, RunDirError))
     except KeyboardInterrupt:
         print("\nInterrupted. Run the same command again to resume the search.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except SearchFailedError as e:
-        print(f"fer-tune: error: {e}", file=sys.stderr)
+        print(error_line("fer-tune", e), file=sys.stderr)
         return 1
-    except (ValueError, ProjectDirError, RunDirError, FileNotFoundError) as e:
-        print(f"fer-tune: error: {e}", file=sys.stderr)
-        return 2
-    return 0
 
 
 def _print_result(result: SearchResult) -> None:

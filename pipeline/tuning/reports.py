@@ -16,7 +16,7 @@ from typing import Any
 
 import keras_tuner as kt
 
-from pipeline.atomic_files import write_text_atomic
+from fer_runtime.atomic_files import write_text_atomic
 from pipeline.tuning.search_config import (
     BEST_HYPERPARAMETERS,
     ERROR_FILE,

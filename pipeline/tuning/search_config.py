@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fer_runtime.atomic_files import write_text_atomic
 from model_zoo.precision import PRECISIONS
-from pipeline.atomic_files import write_text_atomic
 from pipeline.config import PRESETS, TrainConfig, changed_settings, option, resolve_config
 from pipeline.tuning.search_space import BASE_SHAPES, HYPERPARAMETER_NAMES, HYPERPARAMETER_VALID_RANGES
 

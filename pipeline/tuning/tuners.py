@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from pipeline.atomic_files import write_text_atomic
+from fer_runtime.atomic_files import write_text_atomic
 from pipeline.tuning.hypermodel import SeedCNNHyperModel
 from pipeline.tuning.oracles import BayesianOptimizationOracle, HyperbandOracle, RandomSearchOracle
 from pipeline.tuning.reports import error_summary

@@ -1,0 +1,179 @@
+"""How many annotated webcam frames per second reach the browser: the demo in headless Chromium with a fake camera.
+
+    python -m export.cli.webcam_bench --seconds 10 --json webcam.json
+
+Starts the demo in this process (or uses ``--url``), opens it in Debian's Chromium with Chromium's fake camera
+playing a 30 fps video of a real face, starts the webcam stream and counts the annotated frames that arrive in
+the page (a MutationObserver on ``#webcam-output``), not the server's own readout. Prints a table, writes JSON.
+Needs Playwright and ``/usr/bin/chromium`` (``make test`` installs both).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import time
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CAMERA_FPS = 30
+COUNT_ARRIVALS = """() => {
+  window.__arrivals = [];
+  const target = document.querySelector('#webcam-output');
+  new MutationObserver(() => {
+    const img = document.querySelector('#webcam-annotated');
+    if (img && img.src !== window.__lastSrc) { window.__lastSrc = img.src; window.__arrivals.push(performance.now()); }
+  }).observe(target, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def write_y4m(path: str | Path, rgb, frames: int = 60, fps: int = CAMERA_FPS) -> Path:
+    """A raw YUV4MPEG2 video of an RGB image panning a few pixels per frame: what Chromium's fake camera plays.
+
+    Args:
+        path: Where to write the video.
+        rgb: An (H, W, 3) uint8 image with even sides.
+        frames: Frames in the video (Chromium loops it).
+        fps: Frame rate in the header, which Chromium's fake camera follows.
+
+    Returns:
+        ``path``.
+    """
+    import cv2
+    import numpy as np
+
+    height, width = rgb.shape[:2]
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(frames):
+            shifted = np.roll(rgb, round(8 * np.sin(2 * np.pi * i / frames)), axis=1)  # a head moving to and fro
+            # The frame number in a corner: consecutive frames always differ, so every answer is a new image.
+            cv2.putText(shifted, str(i), (8, height - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
+            i420 = cv2.cvtColor(cv2.cvtColor(shifted, cv2.COLOR_RGB2BGR), cv2.COLOR_BGR2YUV_I420)
+            f.write(b"FRAME\n" + i420.tobytes())
+    return Path(path)
+
+
+def camera_frame():
+    """A 640x480 RGB frame with a real face (the demo's astronaut example photo)."""
+    import cv2
+    import numpy as np
+
+    from serving_demo import EXAMPLES_DIR
+    from serving_demo.image_io import load_image
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 64:576] = cv2.resize(load_image(EXAMPLES_DIR / "astronaut.jpg"), (512, 480), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def launch_browser(playwright, video: Path, chromium: str = CHROMIUM):
+    """Headless Chromium whose camera plays ``video``, with camera permission granted and no network extras."""
+    return playwright.chromium.launch(
+        executable_path=chromium,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-quic",
+            "--use-fake-device-for-media-stream",
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+
+
+def start_webcam(page) -> None:
+    """Open the Webcam tab and start streaming; returns once the first annotated frame is shown."""
+    page.get_by_role("tab", name="Webcam").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#camera button[aria-label='capture photo']").click()  # starts streaming
+    page.wait_for_selector("#webcam-annotated", timeout=60_000)
+
+
+def measure_webcam_fps(url: str, seconds: float = 10.0, detector: str | None = None, chromium: str = CHROMIUM) -> dict:
+    """Annotated frames per second arriving in the page while a 30 fps fake camera streams.
+
+    Args:
+        url: The demo's address.
+        seconds: How long to count, after the first frame and a second of warm-up.
+        detector: Select this face detector in the page first (default: the page's).
+        chromium: The Chromium executable.
+
+    Returns:
+        ``frames``, ``seconds``, ``fps_arriving``, ``interval_ms_p50``/``p95`` (between arrivals), ``camera_fps``,
+        the page's last readout (``stats``) and the ``detect_ms`` and ``classify_ms`` it shows.
+
+    Raises:
+        FileNotFoundError: if Chromium is missing.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if not Path(chromium).exists():
+        raise FileNotFoundError(f"{chromium} is missing: apt-get install chromium")
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        video = write_y4m(Path(tmp) / "face.y4m", camera_frame())
+        browser = launch_browser(p, video, chromium)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["camera"]).new_page()
+            page.goto(url)
+            page.wait_for_selector("#photo", timeout=60_000)
+            if detector:
+                page.locator("#detector").get_by_text(detector, exact=True).click()
+            start_webcam(page)
+            time.sleep(1.0)  # warm-up: the first frames load the backend and the detector
+            page.evaluate(COUNT_ARRIVALS)
+            time.sleep(seconds)
+            arrivals = page.evaluate("window.__arrivals")
+            stats = page.locator("#webcam-stats").inner_text().strip().splitlines()[-1]  # not Gradio's timer
+            page.locator("#camera button[aria-label='capture photo']").click()  # stop
+        finally:
+            browser.close()
+    intervals = np.diff(arrivals) if len(arrivals) > 1 else np.array([np.nan])
+    span = (arrivals[-1] - arrivals[0]) / 1000 if len(arrivals) > 1 else seconds
+    timings = dict(re.findall(r"(detect|classify) ([\d.]+) ms", stats))
+    return {
+        "frames": len(arrivals),
+        "seconds": round(span, 3),
+        "fps_arriving": round((len(arrivals) - 1) / span, 2) if len(arrivals) > 1 else 0.0,
+        "interval_ms_p50": round(float(np.median(intervals)), 2),
+        "interval_ms_p95": round(float(np.percentile(intervals, 95)), 2),
+        "camera_fps": CAMERA_FPS,
+        "stats": stats,
+        "detect_ms": float(timings["detect"]) if "detect" in timings else None,
+        "classify_ms": float(timings["classify"]) if "classify" in timings else None,
+    }
+
+
+def format_table(result: dict) -> str:
+    """The webcam measurement as a small text table, with the camera and the page's own readout under it."""
+    return "\n".join([
+        f"{'frames':>7}{'seconds':>9}{'fps in page':>13}{'p50 ms':>9}{'p95 ms':>9}{'detect ms':>11}{'classify ms':>13}",
+        f"{result['frames']:>7}{result['seconds']:>9.2f}{result['fps_arriving']:>13.2f}{result['interval_ms_p50']:>9.1f}"
+        f"{result['interval_ms_p95']:>9.1f}{result['detect_ms'] or 0:>11.2f}{result['classify_ms'] or 0:>13.2f}",
+        f"camera: {CAMERA_FPS} fps fake device; page readout: {result['stats']}",
+    ])  # fmt: skip
+
+
+def run_webcam_bench(url: str | None, artifacts: str | None, seconds: float, detector: str | None = None) -> dict:
+    """``measure_webcam_fps`` against ``url``, or against a demo started in this process on ``artifacts`` when
+    ``url`` is None (closed afterwards).
+
+    Raises:
+        FileNotFoundError, ValueError: missing artifacts, Chromium or Playwright.
+    """
+    from serving_demo.local_server import start_demo
+
+    demo = None
+    try:
+        if not url:
+            demo, url = start_demo(artifacts)
+        return measure_webcam_fps(url, seconds, detector)
+    finally:
+        if demo is not None:
+            demo.close()

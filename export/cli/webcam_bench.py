@@ -1,0 +1,52 @@
+"""How many annotated webcam frames per second reach the browser (``export.benchmarks.webcam``).
+
+    python -m export.cli.webcam_bench --seconds 10 --json webcam.json
+
+Starts the demo in this process (or uses ``--url``), opens it in Debian's Chromium with Chromium's fake camera
+playing a 30 fps video of a real face, starts the webcam stream and counts the annotated frames that arrive in
+the page. Prints a table, writes JSON. Needs Playwright and ``/usr/bin/chromium`` (``make test`` installs both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fer_runtime.command_line import run_command
+from serving_demo.command_line import add_model_options
+
+PROG = "python -m export.cli.webcam_bench"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The webcam benchmark's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="a running demo (default: start one in this process on the shipped model)")
+    add_model_options(parser, backend=False, defaults=False, note="selected in the page")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long to count frames (default: 10)")
+    parser.add_argument("--json", metavar="FILE", help="write the result here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print the webcam frame rate; 0, or 2 on an error."""
+    args = build_parser().parse_args(argv)
+
+    def work() -> None:
+        from export.benchmarks.webcam import format_table, run_webcam_bench
+
+        result = run_webcam_bench(args.url, args.artifacts, args.seconds, args.detector)
+        print(format_table(result))
+        if args.json:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+            print(f"wrote {args.json}")
+
+    return run_command(PROG, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,445 @@
+"""fer-tune: Keras Tuner searches over the seed CNN's space on generated data, with seed_cnn_tiny.
+
+Real Keras Tuner, real models and data; every trial is 1 epoch on a tiny model. Trials
+cost a few seconds each (mostly tf.function tracing), so tests share searches where
+they can.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline import recipe
+from pipeline.config import TrainConfig, resolve_config
+from pipeline.tuning import (
+    BASE_SHAPES,
+    HYPERPARAMETER_NAMES,
+    ProjectDirError,
+    SearchConfig,
+    SeedCNNHyperModel,
+    check_project_dir,
+    run_search,
+    train_config_from_hyperparameters,
+    tuning_role,
+)
+from pipeline.tuning.cli import build_parser, main
+from serving_demo.local_server import free_port
+from tests.fer_fixtures import ROOT
+
+TINY = BASE_SHAPES["seed_cnn_tiny"]
+
+
+def _config(fer_csv, data_dir, **overrides) -> SearchConfig:
+    settings = {
+        "data": str(fer_csv),
+        "data_dir": str(data_dir),
+        "model": "seed_cnn_tiny",
+        "max_trials": 2,
+        "epochs": 1,
+        "batch_size": 32,
+        "max_train_examples": 96,
+        "verbose": 0,
+        **overrides,
+    }
+    return SearchConfig(**settings)
+
+
+def _cli_args(project: Path, fer_csv, data_dir, *extra: str) -> list[str]:
+    return [
+        "--project-dir",
+        str(project),
+        "--data",
+        str(fer_csv),
+        "--data-dir",
+        str(data_dir),
+        "--model",
+        "seed_cnn_tiny",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--max-train-examples",
+        "96",
+        "--verbose",
+        "0",
+        *extra,
+    ]
+
+
+def _read_trials(project: Path) -> list[dict]:
+    with open(project / "trials.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _assert_completed_in_space(rows: list[dict]) -> None:
+    for row in rows:
+        assert row["status"] == "COMPLETED", row
+        assert 0.0 <= float(row["val_accuracy"]) <= 1.0
+        assert int(row["dense_units"]) in TINY.dense_units
+        assert 1e-4 <= float(row["learning_rate"]) <= 3e-3
+        assert row["error"] == ""
+
+
+@pytest.fixture(autouse=True)
+def _no_distributed_env(monkeypatch):
+    # These tests run local searches, whatever the environment of the test run says.
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="module")
+def resumed_random_search(tmp_path_factory, fer_csv, data_dir):
+    """A random search stopped by its time budget after 1 trial, then resumed to 2 trials.
+
+    Returns (project dir, first result, second result, trial 0's trial.json after the first run).
+    """
+    project = tmp_path_factory.mktemp("tune") / "random"
+    # The clock starts with the first trial; a budget shorter than a trial lets no second one start.
+    first = run_search(_config(fer_csv, data_dir, time_budget=0.01), project)
+    trial0 = (project / "trial_0" / "trial.json").read_text()
+    second = run_search(_config(fer_csv, data_dir), project)
+    return project, first, second, trial0
+
+
+def test_hypermodel_maps_hyperparameters_onto_the_seed_cnn_builder():
+    hypermodel = SeedCNNHyperModel(TrainConfig(model="seed_cnn_tiny", batch_size=16))
+    hp = kt.HyperParameters()
+    hypermodel.declare_hyperparameters(hp)
+    assert set(hp.values) == set(HYPERPARAMETER_NAMES)
+    hp.values.update(width_multiplier=1.5, dense_units=32, l2=1e-4, label_smoothing=0.1, augment_strength=2.0)
+    model = hypermodel.build(hp)
+    convs = [layer.filters for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert convs == [6, 6, 12, 12, 12, 12]  # (4, 8, 8) x 1.5, two convolutions per block
+    assert model.get_layer("dense").units == 32
+    assert model.get_layer("dense").kernel_regularizer.l2 == pytest.approx(1e-4)
+    # Label smoothing needs one-hot labels and the categorical loss, as in fer-train.
+    assert model.loss.__class__.__name__ == "CategoricalCrossentropy"
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(hp.values["learning_rate"])
+    config = hypermodel.trial_config(hp)
+    assert (config.rotation, config.zoom, config.translation, config.contrast) == (0.1, 0.2, 0.2, 0.2)
+    assert config.batch_size == 16 and config.augment
+    off = train_config_from_hyperparameters({**hp.values, "augment_strength": 0.0}, TrainConfig())
+    assert not off.augment and off.model_kwargs["filters"] == [48, 96, 192]
+    with pytest.raises(ValueError, match="No search space for model 'mobilenet'"):
+        SeedCNNHyperModel(TrainConfig(model="mobilenet"))
+
+
+def _tiny_training_split(n: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (n, 48, 48, 1), dtype=np.uint8), np.arange(n) % 7
+
+
+def test_a_tuner_trial_and_fer_train_build_the_same_optimizer_loss_and_schedule():
+    overrides = {"model": "seed_cnn_tiny", "epochs": 3, "batch_size": 16, "lr_schedule": "cosine"}
+    base = resolve_config("seed", {**overrides, "warmup_epochs": 1, "ema_momentum": 0.99})
+    images, labels = _tiny_training_split(100)
+    hypermodel = SeedCNNHyperModel(base, train_images=images, train_labels=labels)
+    hp = kt.HyperParameters()
+    hp.Fixed("label_smoothing", 0.1)
+    hp.Fixed("learning_rate", 2e-3)
+    config = hypermodel.trial_config(hp)
+    assert (config.lr_schedule, config.warmup_epochs, config.ema_momentum) == ("cosine", 1, 0.99)
+    assert (config.label_smoothing, config.learning_rate) == (0.1, 2e-3)
+
+    trial_model = hypermodel.build(hp)  # as a tuner trial builds it
+    train_model = recipe.build_compiled_model(config, len(labels))  # as fer-train builds it
+    # Everything but the name, which Keras numbers per optimizer made (adam_1, adam_2).
+    trial_optimizer = {k: v for k, v in trial_model.optimizer.get_config().items() if k != "name"}
+    assert trial_optimizer == {k: v for k, v in train_model.optimizer.get_config().items() if k != "name"}
+    assert trial_optimizer["use_ema"] and trial_optimizer["ema_momentum"] == pytest.approx(0.99)
+    schedule = trial_optimizer["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["warmup_steps"] == 7  # one epoch of ceil(100 / 16) steps
+    assert schedule["config"]["warmup_target"] == pytest.approx(2e-3)
+    assert trial_model.loss.get_config() == train_model.loss.get_config()
+    assert trial_model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
+
+
+def test_a_trial_trains_with_the_recipes_class_weights_and_callbacks_before_keras_tuners():
+    overrides = {"model": "seed_cnn_tiny", "batch_size": 8, "class_weight": "balanced"}
+    base = resolve_config("seed", {**overrides, "ema_momentum": 0.99, "recalibrate_batchnorm": 16})
+    images, labels = _tiny_training_split(40)
+    hypermodel = SeedCNNHyperModel(base, train_images=images, train_labels=labels)
+    hp = kt.HyperParameters()
+    examples = tf.data.Dataset.from_tensor_slices((images, labels))
+
+    class RecordingModel:
+        def fit(self, *args, **kwargs):
+            self.kwargs = kwargs
+            return "history"
+
+    model, tuner_checkpoint = RecordingModel(), keras.callbacks.Callback()
+    assert hypermodel.fit(hp, model, examples, examples, callbacks=[tuner_checkpoint], epochs=1) == "history"
+    # The EMA swap and the recalibration come first, so that Keras Tuner's checkpoint saves what validation saw.
+    callbacks = model.kwargs["callbacks"]
+    assert [type(c).__name__ for c in callbacks[:2]] == ["SwapEMAWeights", "BatchNormRecalibration"]
+    assert callbacks[2:] == [tuner_checkpoint]
+    assert model.kwargs["class_weight"] == recipe.class_weights(hypermodel.trial_config(hp), labels)
+    assert model.kwargs["class_weight"] is not None and model.kwargs["epochs"] == 1
+    with pytest.raises(ValueError, match="needs train_images and train_labels"):
+        SeedCNNHyperModel(base).fit(hp, model, examples, examples)
+    with pytest.raises(ValueError, match="give both, as long"):
+        SeedCNNHyperModel(base, train_images=images, train_labels=labels[:3])
+
+
+def test_a_search_with_preset_ship_trains_every_trial_with_the_ship_recipe(tmp_path, fer_csv, data_dir, monkeypatch):
+    built: list[tuple[TrainConfig, int]] = []
+    build = recipe.build_compiled_model
+
+    def recording_build(config, n_train, strategy=None):
+        built.append((config, n_train))
+        return build(config, n_train, strategy)
+
+    monkeypatch.setattr(recipe, "build_compiled_model", recording_build)
+    project = tmp_path / "ship"
+    result = run_search(_config(fer_csv, data_dir, preset="ship", max_trials=1), project)
+    assert result.trials_run_here == [("0", "COMPLETED")] and built
+    for config, n_train in built:
+        # The preset's schedule reaches every trial; the search's own settings win over the preset's.
+        assert (config.lr_schedule, config.warmup_epochs) == ("cosine", 1)
+        assert (config.epochs, config.batch_size, config.precision, n_train) == (1, 32, "float32", 96)
+    assert json.loads((project / "search_config.json").read_text())["preset"] == "ship"
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["fer_train_command"].startswith("fer-train --preset ship --data ")
+    assert "preset: ship" in (project / "trials.md").read_text()
+
+
+def test_a_search_saved_before_presets_existed_resumes_and_another_preset_is_refused(tmp_path, fer_csv, data_dir):
+    config = _config(fer_csv, data_dir)
+    project = tmp_path / "old"
+    project.mkdir()
+    saved = config.to_dict()
+    del saved["preset"]  # as fer-tune wrote search_config.json before --preset
+    (project / "search_config.json").write_text(json.dumps(saved))
+    check_project_dir(project, config, "local")  # a missing setting counts as its default, seed
+    assert json.loads((project / "search_config.json").read_text())["preset"] == "seed"
+    with pytest.raises(ProjectDirError, match="preset: 'seed' -> 'ship'"):
+        check_project_dir(project, dataclasses.replace(config, preset="ship"), "local")
+
+
+def test_fer_tune_help_shows_every_default_without_loading_tensorflow():
+    code = (
+        "import sys; from pipeline.tuning.cli import build_parser; build_parser().format_help(); "
+        "print([m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
+    actions = [a for a in build_parser()._actions if a.dest != "help"]
+    assert {a.dest for a in actions} >= {f.name for f in dataclasses.fields(SearchConfig)}
+    for action in actions:
+        assert "(default:" in action.help, action.dest
+    assert build_parser().parse_args([]).preset == "seed"
+
+
+def test_random_search_resumes_where_it_stopped(resumed_random_search):
+    project, first, second, trial0 = resumed_random_search
+    assert [r["trial"] for r in first.trials] == ["0"]
+    assert first.stop_reason.startswith("time budget of 0.01 s used")
+    # The resumed session ran exactly one new trial and left the finished one alone.
+    assert second.trials_run_here == [("1", "COMPLETED")]
+    assert (project / "trial_0" / "trial.json").read_text() == trial0
+    assert second.stop_reason == "max_trials (2) reached"
+    rows = _read_trials(project)
+    assert [r["trial"] for r in rows] == ["0", "1"]
+    _assert_completed_in_space(rows)
+    assert {r["tuner"] for r in rows} == {"tuner0"}
+    assert (
+        rows[0]["width_multiplier"] != rows[1]["width_multiplier"]
+        or rows[0]["learning_rate"] != rows[1]["learning_rate"]
+    )
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    best_row = max(rows, key=lambda r: float(r["val_accuracy"]))
+    assert best["score"] == pytest.approx(float(best_row["val_accuracy"]), abs=1e-6)
+    assert set(best["hyperparameters"]) == set(HYPERPARAMETER_NAMES)
+    assert best["train_config"]["model"] == "seed_cnn_tiny"
+    assert best["fer_train_command"].startswith("fer-train --preset seed --data ")
+    md = (project / "trials.md").read_text()
+    assert "- trials: 2 (2 completed)" in md and "max_trials (2) reached" in md
+    assert any((project / "logs").rglob("events.out.tfevents.*"))  # TensorBoard HParams per trial
+
+
+def test_a_resume_with_other_settings_is_refused(resumed_random_search, fer_csv, data_dir):
+    project = resumed_random_search[0]
+    with pytest.raises(ProjectDirError, match="tuner: 'random' -> 'bayesian'"):
+        run_search(_config(fer_csv, data_dir, tuner="bayesian"), project)
+
+
+def test_hyperband_search(tmp_path, fer_csv, data_dir):
+    project = tmp_path / "hyperband"
+    # max_epochs 1 gives one 1-epoch trial per Hyperband iteration; trials train in mixed precision.
+    config = _config(fer_csv, data_dir, tuner="hyperband", hyperband_iterations=2, precision="mixed_bfloat16")
+    result = run_search(config, project)
+    rows = _read_trials(project)
+    assert len(rows) == 2 and [t for t, _ in result.trials_run_here] == ["0", "1"]
+    _assert_completed_in_space(rows)
+    assert {r["tuner/epochs"] for r in rows} == {"1"}
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["trial_epochs"] == 1 and best["train_config"]["precision"] == "mixed_bfloat16"
+    assert "--precision mixed_bfloat16" in best["fer_train_command"]
+
+
+def test_bayesian_search(tmp_path, fer_csv, data_dir):
+    project = tmp_path / "bayesian"
+    # One random point, so that the second trial comes from the Gaussian process (scikit-learn);
+    # two hyperparameters held fixed, as a search that keeps the documented architecture does.
+    fixed = {"width_multiplier": 1.0, "dense_units": 16}
+    result = run_search(_config(fer_csv, data_dir, tuner="bayesian", initial_points=1, fixed=fixed), project)
+    rows = _read_trials(project)
+    assert len(rows) == 2 and result.best is not None
+    _assert_completed_in_space(rows)
+    assert {(r["width_multiplier"], r["dense_units"]) for r in rows} == {("1.0", "16")}
+    assert [rows[0][n] for n in HYPERPARAMETER_NAMES] != [rows[1][n] for n in HYPERPARAMETER_NAMES]
+    assert result.best["train_config"]["model_kwargs"]["filters"] == list(TINY.filters)
+
+
+def test_failed_trials_are_reported_and_a_search_without_success_exits_nonzero(tmp_path, fer_csv, data_dir, capsys):
+    project = tmp_path / "failing"
+    # Keras Tuner fails every trial whose model has more parameters than --max-model-size.
+    args = _cli_args(project, fer_csv, data_dir, "--max-model-size", "10", "--max-trials", "5")
+    assert main([*args, "--max-consecutive-failures", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "No trial completed" in err and "Oversized model" in err and "trials.md" in err
+    rows = _read_trials(project)
+    assert [r["status"] for r in rows] == ["FAILED", "FAILED"]  # stopped after 2 in a row, not 5
+    assert all(r["error"].startswith("keras_tuner.src.errors.FailedTrialError: Oversized model") for r in rows)
+    md = (project / "trials.md").read_text()
+    assert "## Failed trials" in md and "Traceback (most recent call last)" in md
+    assert "2 trials in a row failed" in md
+    assert (project / "trial_0" / "error.txt").read_text().startswith("Traceback")
+    assert not (project / "best_hyperparameters.json").exists()
+
+
+def test_bad_input_gives_clear_errors(tmp_path, fer_csv, data_dir, capsys, monkeypatch):
+    assert main(["--project-dir", str(tmp_path / "p")]) == 2
+    assert "No data given: pass --data" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--max-trials", "0")) == 2
+    assert "max_trials must be at least 1, got 0" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--time-budget", "-5")) == 2
+    assert "time_budget must be a positive number" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "width=1")) == 2
+    assert "Cannot fix width: the search space has width_multiplier" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "dense_units")) == 2
+    assert "--fixed takes NAME=NUMBER" in capsys.readouterr().err
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "conv_dropout=5")) == 2
+    assert "--fixed conv_dropout=5 is out of range: conv_dropout takes a rate in [0, 1)" in capsys.readouterr().err
+    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
+    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir)) == 2
+    assert "KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID are not" in capsys.readouterr().err
+    assert (
+        tuning_role(
+            {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"} | {"KERASTUNER_TUNER_ID": "chief"}
+        )
+        == "chief"
+    )
+    assert not (tmp_path / "p").exists()  # nothing written on bad input
+
+
+def test_retrain_best_makes_an_exportable_fer_train_run(resumed_random_search, fer_csv, data_dir, tmp_path, capsys):
+    project = resumed_random_search[0]
+    run_dir = tmp_path / "retrained"
+    args = _cli_args(project, fer_csv, data_dir, "--max-trials", "2", "--retrain-best", str(run_dir))
+    assert main([*args, "--retrain-epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"fer-export {run_dir}" in out and "retrained validation: accuracy" in out
+    assert (run_dir / "model.keras").is_file() and (run_dir / "metrics.json").is_file()
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    for key, value in best["train_config"].items():
+        assert config[key] == value, key
+    assert config["epochs"] == 1 and config["data"] == str(Path(fer_csv).resolve())
+    assert len(_read_trials(project)) == 2  # the search was finished: no new trial
+
+
+@pytest.mark.slow  # three processes: a chief and two workers
+def test_distributed_search_with_a_chief_and_two_workers(tmp_path, fer_csv, data_dir):
+    from pipeline.fer2013_dataset import load_fer2013
+
+    # Workers sharing one dataset cache must not prepare it concurrently: prepare it first.
+    load_fer2013(fer_csv, data_dir)
+    project = tmp_path / "distributed"
+    port = str(free_port())
+    command = [sys.executable, "-m", "pipeline.tuning.cli", *_cli_args(project, fer_csv, data_dir, "--max-trials", "2")]
+    deadline = time.monotonic() + 240  # every process is killed by then
+    procs: dict[str, subprocess.Popen] = {}
+    logs = {name: tmp_path / f"{name}.log" for name in ("chief", "tuner0", "tuner1")}
+
+    def start(name: str) -> None:
+        env = {
+            **os.environ,
+            "KERASTUNER_TUNER_ID": name,
+            "KERASTUNER_ORACLE_IP": "127.0.0.1",
+            "KERASTUNER_ORACLE_PORT": port,
+        }
+        with open(logs[name], "w") as out:
+            procs[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    try:
+        # All at once: a worker that asks before the chief serves retries (gRPC waits for the
+        # server); each trial takes seconds, so both workers are asking before the first ends.
+        for name in ("chief", "tuner0", "tuner1"):
+            start(name)
+        for proc in procs.values():
+            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    output = {name: path.read_text() for name, path in logs.items()}
+    for name, proc in procs.items():
+        assert proc.returncode == 0, f"{name}:\n{output[name][-3000:]}"
+    rows = _read_trials(project)
+    _assert_completed_in_space(rows)
+    assert len(rows) == 2 and {r["tuner"] for r in rows} == {"tuner0", "tuner1"}
+    for worker in ("tuner0", "tuner1"):
+        ran = next(r["trial"] for r in rows if r["tuner"] == worker)
+        assert f"{worker} ran trials: {ran} COMPLETED" in output[worker]
+        assert "Best:" not in output[worker]  # only the chief reports the best
+    assert output["chief"].count("Best: trial") == 1
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["trial"] == max(rows, key=lambda r: float(r["val_accuracy"]))["trial"]
+
+
+@pytest.mark.slow
+def test_a_search_killed_mid_trial_resumes_and_reruns_that_trial(tmp_path, fer_csv, data_dir):
+    from pipeline.fer2013_dataset import load_fer2013
+
+    load_fer2013(fer_csv, data_dir)
+    project = tmp_path / "killed"
+    # Many epochs, so that trial 1 is surely still running when it is killed.
+    args = _cli_args(project, fer_csv, data_dir, "--max-trials", "2")
+    log_path = tmp_path / "killed.log"
+    with open(log_path, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.tuning.cli", *args, "--epochs", "50"],
+            cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("KERASTUNER_")},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while not (project / "trial_1" / "trial.json").exists():
+            assert proc.poll() is None, log_path.read_text()[-3000:]
+            assert time.monotonic() < deadline, "trial 1 did not start in time"
+            time.sleep(0.2)
+        proc.kill()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    result = run_search(_config(fer_csv, data_dir, epochs=50, max_trials=2), project)
+    # Trial 0 finished before the kill; trial 1 was running and runs again from its start.
+    assert result.trials_run_here == [("1", "COMPLETED")]
+    _assert_completed_in_space(_read_trials(project))
