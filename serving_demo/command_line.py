@@ -34,21 +34,13 @@ def add_model_options(
         "--artifacts", metavar="DIR", help="a fer-export output directory (default: the shipped pretrained model)"
     )
     suffix = f"; {note}" if note else ""
-    if backend:
+    options = [("--backend", "classifier backend", BACKENDS, DEFAULT_BACKEND)] if backend else []
+    options += [("--detector", "face detector", tuple(DETECTORS), DEFAULT_DETECTOR)] if detector else []
+    for flag, what, names, default in options:
         parser.add_argument(
-            "--backend",
-            choices=list(BACKENDS),
-            default=DEFAULT_BACKEND if defaults else None,
+            flag,
+            choices=list(names),
+            default=default if defaults else None,
             metavar="NAME",
-            help=f"classifier backend, one of {', '.join(BACKENDS)} "
-            f"(default: {DEFAULT_BACKEND if defaults else 'not sent'}){suffix}",
-        )
-    if detector:
-        parser.add_argument(
-            "--detector",
-            choices=list(DETECTORS),
-            default=DEFAULT_DETECTOR if defaults else None,
-            metavar="NAME",
-            help=f"face detector, one of {', '.join(DETECTORS)} "
-            f"(default: {DEFAULT_DETECTOR if defaults else 'not sent'}){suffix}",
+            help=f"{what}, one of {', '.join(names)} (default: {default if defaults else 'not sent'}){suffix}",
         )

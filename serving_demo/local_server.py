@@ -7,6 +7,8 @@ background, on a port nobody else holds, and closed afterwards.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -45,3 +47,21 @@ def start_demo(artifacts: str | None = None, backend: str | None = None, max_fil
         max_file_size=max_file_size or MAX_FILE_SIZE,
     )
     return demo, f"http://127.0.0.1:{port}/"
+
+
+@contextmanager
+def demo_at(url: str | None, artifacts: str | None = None, backend: str | None = None) -> Iterator[str]:
+    """``url`` itself, or, when it is None, the URL of a demo started with ``start_demo(artifacts, backend)`` for the
+    block and closed after it: what a benchmark that may drive a running demo or its own needs.
+
+    Raises:
+        FileNotFoundError, ValueError: as ``start_demo``.
+    """
+    if url:
+        yield url
+        return
+    demo, started_url = start_demo(artifacts, backend)
+    try:
+        yield started_url
+    finally:
+        demo.close()

@@ -158,22 +158,3 @@ def format_table(result: dict) -> str:
         f"{result['interval_ms_p95']:>9.1f}{result['detect_ms'] or 0:>11.2f}{result['classify_ms'] or 0:>13.2f}",
         f"camera: {CAMERA_FPS} fps fake device; page readout: {result['stats']}",
     ])  # fmt: skip
-
-
-def run_webcam_bench(url: str | None, artifacts: str | None, seconds: float, detector: str | None = None) -> dict:
-    """``measure_webcam_fps`` against ``url``, or against a demo started in this process on ``artifacts`` when
-    ``url`` is None (closed afterwards).
-
-    Raises:
-        FileNotFoundError, ValueError: missing artifacts, Chromium or Playwright.
-    """
-    from serving_demo.local_server import start_demo
-
-    demo = None
-    try:
-        if not url:
-            demo, url = start_demo(artifacts)
-        return measure_webcam_fps(url, seconds, detector)
-    finally:
-        if demo is not None:
-            demo.close()

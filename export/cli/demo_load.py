@@ -19,6 +19,7 @@ from pathlib import Path
 from fer_runtime.command_line import CommandError, run_command
 from serving_demo import EXAMPLES_DIR
 from serving_demo.command_line import add_model_options
+from serving_demo.local_server import demo_at
 
 PROG = "python -m export.cli.demo_load"
 
@@ -44,13 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def work() -> int:
-        from export.benchmarks.demo_load import format_table, run_against_demo
+        from export.benchmarks.demo_load import format_table, run_load_test
 
         if args.clients < 1 or args.requests < 1:
             raise CommandError("--clients and --requests must be at least 1")
-        result = run_against_demo(
-            args.url, args.artifacts, args.image, args.clients, args.requests, args.backend, args.detector, args.timeout
-        )
+        with demo_at(args.url, args.artifacts, args.backend) as url:
+            result = run_load_test(
+                url, args.image, args.clients, args.requests, args.backend, args.detector, args.timeout
+            )
         print(format_table(result))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2) + "\n")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from fer_runtime.command_line import run_command
 from serving_demo.command_line import add_model_options
+from serving_demo.local_server import demo_at
 
 PROG = "python -m export.cli.webcam_bench"
 
@@ -37,9 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def work() -> None:
-        from export.benchmarks.webcam import format_table, run_webcam_bench
+        from export.benchmarks.webcam import format_table, measure_webcam_fps
 
-        result = run_webcam_bench(args.url, args.artifacts, args.seconds, args.detector)
+        with demo_at(args.url, args.artifacts) as url:
+            result = measure_webcam_fps(url, args.seconds, args.detector)
         print(format_table(result))
         if args.json:
             Path(args.json).write_text(json.dumps(result, indent=2))

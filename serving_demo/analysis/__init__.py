@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 
-def analyze(*args, **kwargs):
-    """See ``serving_demo.analysis.engine.analyze`` (imported on first use: this package imports nothing heavy)."""
+
+def analyze(*args, **kwargs) -> Iterator[dict]:
+    """See ``serving_demo.analysis.engine.analyze`` (imported on first use: this package imports nothing heavy).
+
+    Args:
+        *args, **kwargs: ``engine.analyze``'s: paths, recognizer, options or ``AnalysisOptions`` fields.
+
+    Returns:
+        The records, one at a time.
+    """
     from serving_demo.analysis.engine import analyze as run
 
     return run(*args, **kwargs)

@@ -10,12 +10,18 @@ Annotated copies, timelines and resuming belong to the local runner.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
+
+from serving_demo.analysis.settings import RunSettings
+from serving_demo.analysis.sources import Source, find_sources
 
 FACES, SKIPPED = "faces", "skipped"
 
@@ -36,7 +42,15 @@ class EmotionModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
         super().__init__(min_batch_size=1, max_batch_size=max_batch_size)
         self.artifacts_dir, self.backend, self.num_threads = artifacts_dir, backend, num_threads
 
-    def load_model(self):
+    def load_model(self) -> object:
+        """The backend's predictor, loaded once per worker.
+
+        Returns:
+            A ``fer_runtime.predictors`` predictor.
+
+        Raises:
+            FileNotFoundError, ValueError: if the artifacts or the backend cannot be loaded.
+        """
         from fer_runtime.predictors import load_backend
         from model_zoo.pretrained import pretrained_artifacts_dir
 
@@ -44,28 +58,55 @@ class EmotionModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
             self.artifacts_dir or pretrained_artifacts_dir(), self.backend, num_threads=self.num_threads
         )
 
-    def run_inference(self, batch: Sequence[np.ndarray], model, inference_args=None) -> Iterator[PredictionResult]:
+    def run_inference(
+        self, batch: Sequence[np.ndarray], model: object, inference_args: dict | None = None
+    ) -> Iterator[PredictionResult]:
+        """Classify a batch of faces.
+
+        Args:
+            batch: 48x48 uint8 gray faces.
+            model: The predictor (``load_model``).
+            inference_args: Unused.
+
+        Returns:
+            Each face with its class probabilities.
+        """
         probabilities = model.predict(np.stack(batch))
         return [PredictionResult(face, p) for face, p in zip(batch, probabilities)]
 
     def get_metrics_namespace(self) -> str:
+        """The namespace of Beam's inference metrics: ``fer_emotion``."""
         return "fer_emotion"
 
 
 class FindFaces(beam.DoFn):
     """For each file: per image or analysed frame, its frame record without faces yet (keyed by frame) on the main
-    output, its faces (keyed by frame and face) on ``faces``, or the file and reason on ``skipped``."""
+    output, its faces (keyed by frame and face) on ``faces``, or the file and reason on ``skipped``.
+
+    Args:
+        settings: ``{"artifacts", "backend", "detector", "every", "fps"}`` (see ``run_beam``).
+    """
 
     def __init__(self, settings: dict):
         self.settings = settings
 
-    def setup(self):
+    def setup(self) -> None:
+        """Build this worker's recognizer (one thread: Beam runs workers side by side)."""
         from serving_demo.recognizer import EmotionRecognizer
 
         s = self.settings
         self.recognizer = EmotionRecognizer(s["artifacts"], backend=s["backend"], detector=s["detector"], num_threads=1)
 
-    def process(self, source):
+    def process(self, source):  # no type hints: Beam would check its input and output against them
+        """Find the faces of one file.
+
+        Args:
+            source: The file.
+
+        Yields:
+            ``(frame key, metadata)``, then ``TaggedOutput(FACES, ((frame key, face index), crop))`` per face; or
+            ``TaggedOutput(SKIPPED, {"source", "error"})`` for a file that cannot be read.
+        """
         from serving_demo.analysis.engine import READ_ERRORS, frames_of
 
         try:
@@ -82,8 +123,16 @@ class FindFaces(beam.DoFn):
             yield beam.pvalue.TaggedOutput(SKIPPED, {"source": source.name, "error": str(e)})
 
 
-def assemble(grouped, class_names: list[str]) -> dict:
-    """The record of one frame from its metadata and its faces' probabilities (as the local runner writes it)."""
+def assemble(grouped, class_names: list[str]) -> dict:  # grouped without a hint: Beam would check it
+    """The record of one frame from its metadata and its faces' probabilities (as the local runner writes it).
+
+    Args:
+        grouped: ``(frame key, {"meta": [metadata], "probs": [(face index, probabilities), ...]})``.
+        class_names: The classifier's classes.
+
+    Returns:
+        The record (``records.make_record``).
+    """
     from serving_demo.analysis.records import make_record
     from serving_demo.recognizer import face_results
 
@@ -94,9 +143,22 @@ def assemble(grouped, class_names: list[str]) -> dict:
     return make_record(meta["source"], (meta["width"], meta["height"]), faces, meta["frame"], meta["time_s"])
 
 
-def build_pipeline(pipeline: beam.Pipeline, sources: list, settings: dict, class_names: list[str], output: str):
+def build_pipeline(
+    pipeline: beam.Pipeline, sources: list[Source], settings: dict, class_names: list[str], output: str
+) -> None:
     """Add the analysis of ``sources`` to ``pipeline``, writing records to ``output`` (``.jsonl`` or ``.csv``) and
-    unreadable files to ``<output>.skipped.jsonl``."""
+    unreadable files to ``<output>.skipped.jsonl``.
+
+    Args:
+        pipeline: The pipeline to add to.
+        sources: The files (``find_sources``).
+        settings: The workers' settings (see ``run_beam``).
+        class_names: The classifier's classes.
+        output: The records' file.
+
+    Raises:
+        ValueError: if ``output`` does not end in ``.jsonl`` or ``.csv``.
+    """
     from serving_demo.analysis.records import csv_header, format_records, output_format
 
     fmt = output_format(output)
@@ -132,8 +194,86 @@ def build_pipeline(pipeline: beam.Pipeline, sources: list, settings: dict, class
     )
 
 
-def run_beam(sources: list, settings: dict, class_names: list[str], output: str, beam_args: list[str]) -> None:
-    """Run the pipeline to the end with the runner and options in ``beam_args`` (default: DirectRunner)."""
+def run_beam(sources: list[Source], settings: dict, class_names: list[str], output: str, beam_args: list[str]) -> None:
+    """Run the pipeline to the end with the runner and options in ``beam_args`` (default: DirectRunner).
+
+    Args:
+        sources: The files (``find_sources``).
+        settings: ``{"artifacts", "backend", "detector", "every", "fps", "threads"}`` for the workers.
+        class_names: The classifier's classes.
+        output: The records' file, ``.jsonl`` or ``.csv`` (any Beam file system).
+        beam_args: Beam's pipeline options (``--runner FlinkRunner``, ...).
+    """
     options = PipelineOptions(beam_args)
     with beam.Pipeline(options=options) as pipeline:
         build_pipeline(pipeline, sources, settings, class_names, output)
+
+
+@dataclass(frozen=True)
+class BeamRunSummary:
+    """What a Beam run did.
+
+    Attributes:
+        runner: The Beam runner.
+        output: The records' file.
+        files: Files found.
+        unreadable: Files among them the pipeline could not read (``<output>.skipped.jsonl``).
+        missing: ``(argument, reason)`` for arguments that named no file.
+        seconds: How long the pipeline took.
+    """
+
+    runner: str
+    output: str
+    files: int
+    unreadable: int
+    missing: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def analysed(self) -> int:
+        """Files read."""
+        return self.files - self.unreadable
+
+    @property
+    def skipped(self) -> int:
+        """Files that could not be read and arguments that named no file."""
+        return self.unreadable + len(self.missing)
+
+
+def analyze_with_beam(
+    settings: RunSettings,
+    runner: str = "DirectRunner",
+    beam_args: Sequence[str] = (),
+    report: Callable[[str], None] | None = None,
+) -> BeamRunSummary:
+    """``fer-analyze --runner beam``: check the settings, list the files here, and run the pipeline to the end.
+
+    Args:
+        settings: What to analyse and where (``workers``, ``overwrite`` and ``progress`` are the local runner's).
+        runner: The Beam runner.
+        beam_args: More of Beam's pipeline options (``--flink_master HOST:8081``, ...).
+        report: Takes each message for the user: arguments that name no file (default: none).
+
+    Returns:
+        What the run did.
+
+    Raises:
+        ValueError: for a wrong output name or sampling, or an option of the local runner.
+        FileNotFoundError: if ``settings.artifacts`` is not a fer-export directory.
+    """
+    settings.check_beam()
+    settings.check()
+    class_names = settings.recognizer().class_names
+    sources, missing = find_sources(list(settings.paths))
+    for argument, reason in missing:
+        if report is not None:
+            report(f"skipped {argument}: {reason}")
+    worker_settings = {
+        "artifacts": settings.artifacts, "backend": settings.backend, "detector": settings.detector,
+        "every": settings.analysis.every, "fps": settings.analysis.fps, "threads": settings.threads,
+    }  # fmt: skip
+    started = time.perf_counter()
+    run_beam(sources, worker_settings, class_names, settings.output, ["--runner", runner, *beam_args])
+    skipped_file = Path(settings.output + ".skipped.jsonl")
+    unreadable = len(skipped_file.read_text().splitlines()) if skipped_file.exists() else 0
+    return BeamRunSummary(runner, settings.output, len(sources), unreadable, missing, time.perf_counter() - started)

@@ -7,31 +7,31 @@ optionally writes its annotated copy; ``video_summary`` and ``plot_timeline`` de
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from serving_demo.analysis.records import make_record
+from serving_demo.analysis.settings import AnalysisOptions
 from serving_demo.analysis.sources import Source, find_sources
 from serving_demo.analysis.video import AnnotatedVideo, VideoError, sampled_frames
 from serving_demo.drawing import draw_faces
 from serving_demo.image_io import ImageInputError
 
-BATCH_FRAMES = 16  # video frames whose faces are classified together
+if TYPE_CHECKING:
+    from serving_demo.recognizer import EmotionRecognizer
+
 MAX_QUEUED = 256  # frames held for the annotated copy before their batch is classified early
 READ_ERRORS = (ImageInputError, VideoError, OSError)
 
 
 def analyze_source(
     source: Source,
-    recognizer,
-    every: int | None = None,
-    fps: float | None = None,
-    batch_frames: int = BATCH_FRAMES,
-    annotate_dir: str | Path | None = None,
-    backend: str | None = None,
-    detector: str | None = None,
+    recognizer: EmotionRecognizer,
+    options: AnalysisOptions | None = None,
     frame_range: tuple[int, int | None] = (0, None),
 ) -> Iterator[dict]:
     """The records of one file: one for an image, one per analysed frame of a video.
@@ -39,25 +39,28 @@ def analyze_source(
     Args:
         source: The file (``find_sources``).
         recognizer: An ``EmotionRecognizer``.
-        every, fps: Analyse every Nth frame, or about ``fps`` frames a second (default: every frame).
-        batch_frames: Frames whose faces are classified in one batch.
-        annotate_dir: Write an annotated mp4 copy of a video here (every frame, with the latest faces drawn).
-        backend, detector: Override the recognizer's.
+        options: Sampling, batching, annotated copies and backend or detector overrides (default: every frame,
+            batches of ``BATCH_FRAMES``, no copy, the recognizer's backend and detector).
         frame_range: Only frames start to stop (exclusive; None: the end) of a video, for splitting one video
-            across processes (not with ``annotate_dir``).
+            across processes (not with ``options.annotate_dir``).
+
+    Yields:
+        Records (see ``serving_demo.analysis.records.make_record``), in frame order.
 
     Raises:
         ImageInputError, VideoError, OSError: if the file cannot be read (nothing is yielded for an image;
             a video that breaks midway raises after its good frames).
     """
+    options = options or AnalysisOptions()
+    backend, detector = options.backend, options.detector
     if source.kind == "image":
         analysis = recognizer.analyze(source.path, backend=backend, detector=detector)
         yield make_record(source.name, analysis.image_size, analysis.faces)
         return
-    info, frames = sampled_frames(source.path, every, fps, *frame_range)
+    info, frames = sampled_frames(source.path, options.every, options.fps, *frame_range)
     writer = None
-    if annotate_dir is not None:
-        writer = AnnotatedVideo(annotated_path(annotate_dir, source.name), info.fps, info.width, info.height)
+    if options.annotate_dir is not None:
+        writer = AnnotatedVideo(annotated_path(options.annotate_dir, source.name), info.fps, info.width, info.height)
     pending: list[tuple[int, np.ndarray]] = []  # analysed frames waiting for their batch
     queued: list[tuple[int, np.ndarray]] = []  # every frame since the last batch, for the annotated copy
     last_faces: list = []
@@ -88,7 +91,7 @@ def analyze_source(
                 pending.append((index, bgr))
             if writer is not None:
                 queued.append((index, bgr))
-            if len(pending) >= batch_frames or len(queued) >= MAX_QUEUED:
+            if len(pending) >= options.batch_frames or len(queued) >= MAX_QUEUED:
                 yield from flush()
         yield from flush()
         if writer is not None:
@@ -101,8 +104,14 @@ def analyze_source(
 
 
 def frames_of(source: Source, every: int | None = None, fps: float | None = None) -> Iterator[tuple]:
-    """``(frame, time_s, image)`` for what ``analyze_source`` analyses in a file: ``(None, None, path)`` for an
-    image, each sampled BGR frame of a video.
+    """What ``analyze_source`` analyses in a file, for runners that find and classify faces themselves.
+
+    Args:
+        source: The file.
+        every, fps: Analyse every Nth frame, or about ``fps`` frames a second (default: every frame).
+
+    Yields:
+        ``(frame, time_s, image)``: ``(None, None, path)`` for an image, each sampled BGR frame of a video.
 
     Raises:
         VideoError: if a video cannot be opened or gives no frame.
@@ -117,58 +126,91 @@ def frames_of(source: Source, every: int | None = None, fps: float | None = None
 
 
 def annotated_path(annotate_dir: str | Path, name: str) -> Path:
-    """Where the annotated copy of the video named ``name`` goes: its relative path under ``annotate_dir``, as mp4."""
+    """Where the annotated copy of the video named ``name`` goes: its relative path under ``annotate_dir``, as mp4.
+
+    Args:
+        annotate_dir: The folder of annotated copies.
+        name: The video's name in the records.
+
+    Returns:
+        ``<annotate_dir>/<name without a leading slash>.annotated.mp4``.
+    """
     return Path(annotate_dir) / Path(name.lstrip("/")).with_suffix(".annotated.mp4")
 
 
 def analyze(
     paths: Iterable[str],
-    recognizer=None,
-    every: int | None = None,
-    fps: float | None = None,
-    batch_frames: int = BATCH_FRAMES,
-    annotate_dir: str | Path | None = None,
-    backend: str | None = None,
-    detector: str | None = None,
+    recognizer: EmotionRecognizer | None = None,
+    options: AnalysisOptions | None = None,
+    **fields,
 ) -> Iterator[dict]:
     """Analyse images, folders, glob patterns and videos, one record at a time (the Python side of ``fer-analyze``).
 
     Args:
         paths: Files, folders (recursive) and glob patterns.
         recognizer: An ``EmotionRecognizer`` (default: the shipped model, default backend and detector).
-        every, fps, batch_frames, annotate_dir, backend, detector: As for ``analyze_source``.
+        options: How each file is analysed (see ``analyze_source``).
+        **fields: ``AnalysisOptions`` fields one by one (``every=30``), over those of ``options``.
 
     Yields:
         Records (see ``serving_demo.analysis.records.make_record``); for a file that cannot be read, instead,
         ``{"source": name, "error": reason}``, and the analysis goes on.
+
+    Raises:
+        TypeError: for a keyword that is no ``AnalysisOptions`` field.
+        FileNotFoundError: if the shipped model is missing (without ``recognizer``).
     """
+    options = replace(options or AnalysisOptions(), **fields)
     if recognizer is None:
         from serving_demo.recognizer import EmotionRecognizer
 
         recognizer = EmotionRecognizer()
-    sources, missing = find_sources(list(paths))
+    return _records_of(list(paths), recognizer, options)
+
+
+def _records_of(paths: list[str], recognizer: EmotionRecognizer, options: AnalysisOptions) -> Iterator[dict]:
+    sources, missing = find_sources(paths)
     for argument, reason in missing:
         yield {"source": argument, "error": reason}
     for source in sources:
         try:
-            yield from analyze_source(source, recognizer, every, fps, batch_frames, annotate_dir, backend, detector)
+            yield from analyze_source(source, recognizer, options)
         except READ_ERRORS as e:
             yield {"source": source.name, "error": str(e)}
+
+
+def largest_face(faces: list[dict]) -> dict | None:
+    """The face of a record with the largest box, or None for a record without faces.
+
+    Args:
+        faces: A record's ``faces``.
+
+    Returns:
+        One of them, or None.
+    """
+    return max(faces, key=lambda f: f["box"][2] * f["box"][3]) if faces else None
 
 
 def video_summary(records: list[dict], class_names: list[str]) -> dict:
     """A video's analysed time per emotion of its largest face (and with no face), as shares and seconds.
 
     Each analysed frame stands for the time until the next analysed frame (the last one for the median gap).
+
+    Args:
+        records: The video's records, in frame order.
+        class_names: The classifier's classes.
+
+    Returns:
+        ``{"frames_analysed", "seconds_analysed", "share": {emotion: share}, "seconds": {emotion: seconds}}``,
+        with ``"no face"`` among the emotions.
     """
     times = np.array([r["time_s"] for r in records], float)
     gaps = np.diff(times)
     durations = np.append(gaps, np.median(gaps) if len(gaps) else 0.0)
     seconds = dict.fromkeys([*class_names, "no face"], 0.0)
     for record, duration in zip(records, durations):
-        faces = record["faces"]
-        key = max(faces, key=lambda f: f["box"][2] * f["box"][3])["emotion"] if faces else "no face"
-        seconds[key] += float(duration)
+        face = largest_face(record["faces"])
+        seconds[face["emotion"] if face else "no face"] += float(duration)
     total = float(durations.sum())
     return {
         "frames_analysed": len(records),
@@ -179,7 +221,17 @@ def video_summary(records: list[dict], class_names: list[str]) -> dict:
 
 
 def plot_timeline(records: list[dict], class_names: list[str], path: str | Path, title: str = "") -> Path:
-    """A PNG of the largest face's probabilities over the video's time (gaps where no face was found)."""
+    """A PNG of the largest face's probabilities over the video's time (gaps where no face was found).
+
+    Args:
+        records: The video's records, in frame order.
+        class_names: The classifier's classes, one line each.
+        path: The PNG to write (its folder is made).
+        title: The plot's title.
+
+    Returns:
+        ``path``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -190,10 +242,7 @@ def plot_timeline(records: list[dict], class_names: list[str], path: str | Path,
     times = [r["time_s"] for r in records]
     fig, ax = plt.subplots(figsize=(10, 3.5))
     for name in class_names:
-        values = [
-            max(r["faces"], key=lambda f: f["box"][2] * f["box"][3])["probabilities"][name] if r["faces"] else np.nan
-            for r in records
-        ]
+        values = [face["probabilities"][name] if (face := largest_face(r["faces"])) else np.nan for r in records]
         colour = np.array(EMOTION_COLOURS.get(name, (0, 0, 0))) / 255
         ax.plot(times, values, label=name, color=colour, linewidth=1.2)
     ax.set_xlabel("time (s)")

@@ -21,6 +21,9 @@ def make_record(
         image_size: Width and height of the analysed image.
         faces: Its ``FaceResult``s.
         frame, time_s: The frame's index and time in a video.
+
+    Returns:
+        The record.
     """
     width, height = image_size
     return {
@@ -44,6 +47,12 @@ def make_record(
 def output_format(path: str) -> str:
     """``"jsonl"`` or ``"csv"`` from the output file's extension.
 
+    Args:
+        path: The output file (``.jsonl`` or ``.json``, ``.csv``; any case).
+
+    Returns:
+        The format.
+
     Raises:
         ValueError: for any other extension.
     """
@@ -56,13 +65,30 @@ def output_format(path: str) -> str:
 
 
 def csv_header(class_names: list[str]) -> list[str]:
+    """The columns of a CSV output: the record's, the face's, then a probability per class.
+
+    Args:
+        class_names: The classifier's classes.
+
+    Returns:
+        The column names.
+    """
     return ["source", "frame", "time_s", "width", "height", "face", "x", "y", "w", "h", "emotion", "confidence"] + [
         f"p_{name}" for name in class_names
     ]
 
 
 def format_records(records: list[dict], fmt: str, class_names: list[str]) -> str:
-    """The text of ``records`` in ``fmt``: a JSON line per record, or a CSV row per face (no header)."""
+    """The text of ``records`` in ``fmt``: a JSON line per record, or a CSV row per face (no header).
+
+    Args:
+        records: Records (``make_record``).
+        fmt: ``"jsonl"`` or ``"csv"`` (``output_format``).
+        class_names: The classifier's classes, for the CSV's probability columns.
+
+    Returns:
+        The text, each line ended by a newline.
+    """
     if fmt == "jsonl":
         return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
     buffer = io.StringIO()

@@ -22,6 +22,14 @@ class Source:
 
 
 def kind_of(path: Path) -> str:
+    """``"video"`` for a video's extension, else ``"image"``.
+
+    Args:
+        path: The file.
+
+    Returns:
+        Its kind.
+    """
     return "video" if path.suffix.lower() in VIDEO_EXTENSIONS else "image"
 
 

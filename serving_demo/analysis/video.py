@@ -16,6 +16,8 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """What a video's container says: frames a second, frame count (may be 0 or approximate), width, height."""
+
     fps: float
     frames: int  # as the container says; may be 0 or approximate for some formats
     width: int
@@ -24,6 +26,12 @@ class VideoInfo:
 
 def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     """An opened ``cv2.VideoCapture`` and the video's frame rate, frame count and size.
+
+    Args:
+        path: The video file.
+
+    Returns:
+        ``(capture, info)``; the caller releases the capture.
 
     Raises:
         VideoError: if OpenCV cannot open the file as a video.
@@ -43,6 +51,14 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
 
 def sampling_step(video_fps: float, every: int | None = None, fps: float | None = None) -> int:
     """Analyse one frame in this many: ``every`` frames, or enough to make ``fps`` frames a second, or all.
+
+    Args:
+        video_fps: The video's frame rate.
+        every: Analyse every Nth frame.
+        fps: Or about this many frames a second.
+
+    Returns:
+        The step, at least 1.
 
     Raises:
         ValueError: if both are given or either is not positive.
@@ -68,6 +84,14 @@ def iter_frames(
 
     Every frame is decoded: annotated copies need all of them, and for common codecs skipping a frame
     (``grab``) costs most of what decoding it does.
+
+    Args:
+        capture: The opened video.
+        step: Analyse frames whose index is a multiple of this.
+        start, stop: The frames to read.
+
+    Yields:
+        ``(index, BGR frame, analysed)`` until ``stop`` or the end of the video.
     """
     if start:
         capture.set(cv2.CAP_PROP_POS_FRAMES, start)  # FFmpeg decodes from the keyframe before: frame-accurate
@@ -85,6 +109,14 @@ def sampled_frames(
 ) -> tuple[VideoInfo, Iterator[tuple[int, np.ndarray, bool]]]:
     """A video's facts and its frames ``start`` to ``stop`` as ``iter_frames`` gives them, sampled by ``every`` or
     ``fps`` (see ``sampling_step``); the file is closed when the frames are exhausted or abandoned.
+
+    Args:
+        path: The video file.
+        every, fps: The sampling (``sampling_step``).
+        start, stop: The frames to read (``iter_frames``).
+
+    Returns:
+        ``(info, frames)``.
 
     Raises:
         VideoError: if the video cannot be opened, or (while iterating) gives no frame to analyse.
@@ -108,7 +140,17 @@ def sampled_frames(
 
 def frame_ranges(frames: int, parts: int, step: int) -> list[tuple[int, int | None]]:
     """``parts`` consecutive (start, stop) frame ranges covering a video of about ``frames`` frames, split at
-    multiples of ``step`` (the last runs to the end, whatever the container's count says)."""
+    multiples of ``step`` (the last runs to the end, whatever the container's count says).
+
+    Args:
+        frames: The video's frame count (as the container says).
+        parts: How many ranges at most (one per process).
+        step: The sampling step (``sampling_step``); a video with fewer than two analysed frames per part is
+            not split.
+
+    Returns:
+        The ranges, in order; ``[(0, None)]`` for a video not split.
+    """
     if parts <= 1 or frames < 2 * step * parts:
         return [(0, None)]
     size = -(-frames // parts // step) * step
@@ -117,7 +159,17 @@ def frame_ranges(frames: int, parts: int, step: int) -> list[tuple[int, int | No
 
 
 class AnnotatedVideo:
-    """Writes an annotated copy of a video as mp4 (``mp4v``, which every OpenCV build can write and read back)."""
+    """Writes an annotated copy of a video as mp4 (``mp4v``, which every OpenCV build can write and read back).
+
+    Frames go to ``<path>.partial.mp4``, moved onto ``path`` by ``close``.
+
+    Args:
+        path: The annotated copy (its folder is made).
+        fps, width, height: The video's frame rate and frame size.
+
+    Raises:
+        VideoError: if OpenCV cannot write mp4v here.
+    """
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int):
         self.path = Path(path)
@@ -129,15 +181,21 @@ class AnnotatedVideo:
         self.frames = 0
 
     def write(self, bgr: np.ndarray) -> None:
+        """Append one BGR frame of the video's size."""
         self.writer.write(bgr)
         self.frames += 1
 
     def close(self) -> Path:
-        """Finish the file and move it into place (a killed run leaves no half-written copy under the final name)."""
+        """Finish the file and move it into place (a killed run leaves no half-written copy under the final name).
+
+        Returns:
+            The annotated copy's path.
+        """
         self.writer.release()
         self.partial.replace(self.path)
         return self.path
 
     def discard(self) -> None:
+        """Stop writing and remove the unfinished copy."""
         self.writer.release()
         self.partial.unlink(missing_ok=True)

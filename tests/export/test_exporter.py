@@ -94,9 +94,6 @@ def test_each_tflite_variant_loads_and_runs_through_the_loader(exported, trained
 
 
 def test_loader_fallbacks_and_errors(exported, tmp_path):
-    from export import tflite_runtime as old_home
-
-    assert old_home.load_tflite_interpreter is load_tflite_interpreter  # the old import path still works
     path = artifact_path(exported.out_dir, "tflite-fp32")
     _, runtime = load_tflite_interpreter(path, runtime="tensorflow.lite")
     assert runtime == "tensorflow.lite"

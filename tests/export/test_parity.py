@@ -34,8 +34,8 @@ def test_each_kind_has_its_thresholds(kind, delta, flipped, passes):
 
 
 def test_int8_accuracy_drop_and_the_report_text():
-    report = parity_report(REFERENCE, {"tflite_int8": _moved(0.0, 15)}, LABELS, {"tflite_int8": "int8"})
-    result = report["artifacts"]["tflite_int8"]
+    report = parity_report(REFERENCE, {"tflite-int8": _moved(0.0, 15)}, LABELS, {"tflite-int8": "int8"})
+    result = report["artifacts"]["tflite-int8"]
     assert result["top1_agreement"] == pytest.approx(0.985) and result["accuracy_drop"] == pytest.approx(0.015)
     assert result["failures"] == ["accuracy drop 1.50 points > 1.00"]
     text = format_parity_report(report)

@@ -73,7 +73,7 @@ def test_fer_eval_uses_the_shipped_model_by_default(fer_csv, data_dir, capsys):
 
 def test_fer_bench_uses_the_shipped_model_by_default(tmp_path, capsys):
     # An older backend name is accepted; the results carry the name of the artifact table.
-    args = ["--backends", "tflite_int8", "--threads", "1", "--iterations", "3", "--warmup", "1"]
+    args = ["--backends", "tflite-int8", "--threads", "1", "--iterations", "3", "--warmup", "1"]
     args += ["--batch-runs", "1", "--e2e-iterations", "0", "--json", str(tmp_path / "bench.json")]
     assert bench_main(args) == 0
     record = json.loads((tmp_path / "bench.json").read_text())

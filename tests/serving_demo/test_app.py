@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from model_zoo import pretrained
 from serving_demo import app
 
@@ -21,5 +23,13 @@ def test_without_a_model_it_says_how_to_get_one(tmp_path, monkeypatch, capsys):
 
 
 def test_unknown_backend_is_refused_at_start(exported, capsys):
-    assert app.main(["--artifacts", str(exported.out_dir), "--backend", "onnx"]) == 2
-    assert "Unknown backend 'onnx'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        app.main(["--artifacts", str(exported.out_dir), "--backend", "onnx"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'onnx'" in capsys.readouterr().err
+
+
+def test_missing_artifacts_are_one_line_and_status_2(tmp_path, capsys):
+    assert app.main(["--artifacts", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fer-demo: error: ") and "nothing" in err and "Traceback" not in err

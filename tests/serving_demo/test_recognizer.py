@@ -48,10 +48,9 @@ def test_every_backend_is_available_and_switchable(recognizer):
         if name in ("keras-eager", "saved_model", "tflite-fp32", "tflite-fp16"):
             tolerance = 1e-2 if name == "tflite-fp16" else 1e-3
             assert face.probabilities == pytest.approx(reference.probabilities, abs=tolerance), name
-    # Predictors are loaded once and cached; an older name reaches the same one.
+    # Predictors are loaded once and cached.
     assert recognizer.predictor("tflite-fp32") is recognizer.predictor("tflite-fp32")
-    assert recognizer.predictor("tflite_float32") is recognizer.predictor("tflite-fp32")
-    assert recognizer.analyze(astronaut(), backend="tflite_int8").backend == "tflite-int8"
+    assert recognizer.analyze(astronaut(), backend="tflite-int8").backend == "tflite-int8"
 
 
 def test_input_forms_give_the_same_faces(recognizer, tmp_path):

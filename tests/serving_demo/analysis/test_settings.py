@@ -1,0 +1,37 @@
+"""What a run is asked to do: checks before the model is loaded, what must match to resume, threads."""
+
+import os
+
+import pytest
+
+from serving_demo.analysis.settings import AnalysisOptions, RunSettings
+
+
+def test_the_settings_are_checked_before_anything_is_loaded():
+    RunSettings(("a",), "out.csv", analysis=AnalysisOptions(every=2)).check()
+    with pytest.raises(ValueError, match="--output must end in .jsonl or .csv"):
+        RunSettings(("a",), "out.txt").check()
+    with pytest.raises(ValueError, match="--fps must be positive"):
+        RunSettings(("a",), "out.jsonl", analysis=AnalysisOptions(fps=0)).check()
+    with pytest.raises(ValueError, match="--annotate and --workers belong to the local runner"):
+        RunSettings(("a",), "out.jsonl", workers=2).check_beam()
+    with pytest.raises(ValueError, match="--annotate and --workers belong to the local runner"):
+        RunSettings(("a",), "out.jsonl", analysis=AnalysisOptions(annotate_dir="ann")).check_beam()
+
+
+def test_a_run_resumes_with_other_workers_threads_and_progress_but_not_other_sampling():
+    settings = RunSettings(("a", "b"), "out.jsonl", analysis=AnalysisOptions(every=5, annotate_dir="ann"))
+    assert settings.resume_key() == {
+        "paths": ["a", "b"], "detector": settings.detector, "backend": settings.backend, "artifacts": None,
+        "every": 5, "fps": None, "annotate": "ann", "output": "out.jsonl",
+    }  # fmt: skip
+    other_run = RunSettings(("a", "b"), "out.jsonl", threads=1, workers=4, progress=False, analysis=settings.analysis)
+    assert other_run.resume_key() == settings.resume_key()
+    assert RunSettings(("a", "b"), "out.jsonl").resume_key() != settings.resume_key()
+
+
+def test_each_process_gets_its_share_of_the_cores_unless_told():
+    cores = os.cpu_count() or 1
+    assert RunSettings(("a",), "o.jsonl").process_threads() == cores
+    assert RunSettings(("a",), "o.jsonl", workers=cores * 2).process_threads() == 1
+    assert RunSettings(("a",), "o.jsonl", workers=2, threads=3).process_threads() == 3
