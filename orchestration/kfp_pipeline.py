@@ -19,8 +19,10 @@ from typing import NamedTuple
 
 from kfp import compiler, dsl
 from kfp.dsl import Markdown, Metrics, Output
+from kfp.dsl.python_component import PythonComponent
 
-from orchestration.settings import DEFAULT_IMAGE
+from orchestration.settings import DEFAULT_IMAGE, PipelineSettings
+from orchestration.stage_results import LineageResult
 
 PIPELINE_NAME = "fer-pipeline"
 
@@ -55,14 +57,19 @@ def evaluate_component(settings: str, run_id: str, data: str, export: str, metri
     """Evaluate the export and the baseline on the same faces; bless or not."""
     import json
 
+    from orchestration.stage_results import EvaluationResult
     from orchestration.stages import run_stage
 
     output = run_stage("evaluate", settings, run_id, data=data, export=export)
-    result = json.loads(output)
-    for name in ("candidate", "candidate_int8", "baseline"):
-        metrics.log_metric(f"{name}_accuracy", result[name]["metrics"]["accuracy"])
-        metrics.log_metric(f"{name}_macro_f1", result[name]["metrics"]["macro_f1"])
-    metrics.log_metric("blessed", float(result["blessing"]["blessed"]))
+    result = EvaluationResult.from_dict(json.loads(output))
+    for name, evaluation in (
+        ("candidate", result.candidate),
+        ("candidate_int8", result.candidate_int8),
+        ("baseline", result.baseline),
+    ):
+        metrics.log_metric(f"{name}_accuracy", evaluation.metrics["accuracy"])
+        metrics.log_metric(f"{name}_macro_f1", evaluation.metrics["macro_f1"])
+    metrics.log_metric("blessed", float(result.blessing.blessed))
     return output
 
 
@@ -77,22 +84,25 @@ def card_component(
     settings: str, run_id: str, data: str, train: str, export: str, evaluation: str, bench: str,
     card: Output[Markdown],
 ) -> str:  # fmt: skip
+    """Write the run's model card (markdown and figures)."""
     import json
     from pathlib import Path
 
+    from orchestration.stage_results import CardResult
     from orchestration.stages import run_stage
 
     output = run_stage(
         "card", settings, run_id, data=data, train=train, export=export, evaluation=evaluation, bench=bench
     )
     # The KFP UI shows this copy; the figures stay beside the file under the pipeline root.
-    Path(card.path).write_text(Path(json.loads(output)["card"]).read_text())
+    Path(card.path).write_text(Path(CardResult.from_dict(json.loads(output)).card).read_text())
     return output
 
 
 def push_component(
     settings: str, run_id: str, data: str, train: str, export: str, evaluation: str, bench: str, card: str
 ) -> str:  # fmt: skip
+    """Push a blessed model as the next version, in TensorFlow Serving's layout."""
     from orchestration.stages import run_stage
 
     return run_stage(
@@ -103,6 +113,7 @@ def push_component(
 def lineage_component(
     settings: str, run_id: str, data: str, train: str, export: str, evaluation: str, bench: str, push: str
 ) -> str:  # fmt: skip
+    """Record the run's lineage."""
     from orchestration.stages import run_stage
 
     return run_stage(
@@ -118,6 +129,27 @@ def lineage_component(
     )
 
 
+#: The components' functions, in the pipeline's order.
+COMPONENT_FUNCTIONS = (
+    data_component, train_component, export_component, evaluate_component,
+    bench_component, card_component, push_component, lineage_component,
+)  # fmt: skip
+
+
+def build_components(image: str = DEFAULT_IMAGE) -> dict[str, PythonComponent]:
+    """The pipeline's components, built on ``image``.
+
+    Args:
+        image: The container image every step runs in (ignored by local runs).
+
+    Returns:
+        Component name (KFP's: the function's, with dashes) -> component, in the pipeline's order; each
+        component's description is its function's docstring.
+    """
+    built = (dsl.component(f, base_image=image, install_kfp_package=False) for f in COMPONENT_FUNCTIONS)
+    return {component.name: component for component in built}
+
+
 def build_pipeline(
     image: str = DEFAULT_IMAGE,
     cpu: str | None = None,
@@ -125,9 +157,6 @@ def build_pipeline(
     accelerator: str = "nvidia.com/gpu",
     gpus: int = 0,
 ) -> Callable:
-    """Record the run's lineage."""
-    """Push a blessed model as the next version, in TensorFlow Serving's layout."""
-    """Write the run's model card (markdown and figures)."""
     """The pipeline function, its components built on ``image``.
 
     Args:
@@ -142,16 +171,7 @@ def build_pipeline(
         lineage stage's result.
     """
 
-    def component(func):
-        return dsl.component(func, base_image=image, install_kfp_package=False)
-
-    data_op, train_op, export_op, evaluate_op, bench_op, card_op, push_op, lineage_op = (
-        component(f)
-        for f in (
-            data_component, train_component, export_component, evaluate_component,
-            bench_component, card_component, push_component, lineage_component,
-        )
-    )  # fmt: skip
+    data_op, train_op, export_op, evaluate_op, bench_op, card_op, push_op, lineage_op = build_components(image).values()
 
     def configure(task, name: str, accelerated: bool = False):
         task.set_display_name(name).set_caching_options(False)
@@ -187,15 +207,15 @@ def build_pipeline(
     return fer_pipeline
 
 
-def run_local(settings: dict, run_id: str) -> dict:
+def run_local(settings: PipelineSettings, run_id: str) -> LineageResult:
     """Run the pipeline in local subprocesses of this Python environment (``kfp.local.SubprocessRunner``).
 
     Args:
-        settings: ``PipelineSettings.to_dict()``; KFP's own outputs go to ``<root>/kfp``.
+        settings: The run's settings; KFP's own outputs go to ``<root>/kfp``.
         run_id: The run's id (its directory is ``<root>/runs/<run_id>``).
 
     Returns:
-        The lineage stage's result (``lineage``, ``blessed``, ``pushed``, ``version``, ``reason``).
+        The lineage stage's result: the lineage's path, whether the candidate was blessed, and what the push did.
 
     Raises:
         RuntimeError: if a stage failed (KFP's message; the run's progress log says which and why).
@@ -209,21 +229,24 @@ def run_local(settings: dict, run_id: str) -> dict:
     warnings.filterwarnings("ignore", message=".*non-Python base image")
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(Path(settings["root"]).resolve() / "kfp"),
+        pipeline_root=str(Path(settings.root).resolve() / "kfp"),
         raise_on_error=True,
     )
-    return json.loads(build_pipeline()(settings=json.dumps(settings), run_id=run_id).output)
+    task = build_pipeline()(settings=json.dumps(settings.to_dict()), run_id=run_id)
+    return LineageResult.from_dict(json.loads(task.output))
 
 
-def compile_pipeline(output: str | Path, settings: dict, **resources: str | int | None) -> Path:
+def compile_pipeline(output: str | Path, settings: PipelineSettings, **resources: str | int | None) -> Path:
     """Write the pipeline as KFP YAML, ``settings`` as the default of its ``settings`` parameter.
 
     Args:
         output: The YAML file to write.
-        settings: ``PipelineSettings.to_dict()`` (a run may pass others).
+        settings: The settings a run gets unless it passes others (``PipelineSettings.for_cluster``).
         resources: ``image``, ``cpu``, ``memory``, ``accelerator``, ``gpus`` (see ``build_pipeline``).
+
+    Returns:
+        ``output``, as a path.
     """
-    compiler.Compiler().compile(
-        build_pipeline(**resources), str(output), pipeline_parameters={"settings": json.dumps(settings), "run_id": ""}
-    )
+    parameters = {"settings": json.dumps(settings.to_dict()), "run_id": ""}
+    compiler.Compiler().compile(build_pipeline(**resources), str(output), pipeline_parameters=parameters)
     return Path(output)

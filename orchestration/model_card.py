@@ -19,7 +19,7 @@ from export.push import pushed_name
 from fer_runtime.atomic_files import write_text_atomic
 from model_zoo.constants import CLASS_NAMES, FACE_SHAPE
 from orchestration.settings import PipelineSettings
-from orchestration.stage_results import BenchResult, DataResult, EvaluationResult, ExportResult, TrainResult
+from orchestration.stage_results import BenchResult, CandidateResults, DataResult, EvaluationResult, TrainResult
 from pipeline.config import TrainConfig
 from pipeline.lineage import LINEAGE_FILE
 
@@ -80,27 +80,21 @@ def _copy(source: str | Path, target: Path) -> Path | None:
 
 
 def render_model_card(
-    run_id: str,
-    settings: PipelineSettings,
-    data: DataResult,
-    train: TrainResult,
-    export: ExportResult,
-    evaluation: EvaluationResult,
-    bench: BenchResult,
-    figures: dict[str, str],
+    run_id: str, settings: PipelineSettings, candidate: CandidateResults, figures: dict[str, str]
 ) -> str:
     """The card's markdown, section by section.
 
     Args:
         run_id: The pipeline run.
         settings: Its settings.
-        data, train, export, evaluation, bench: The results of those stages (``orchestration.stages``).
+        candidate: The results of the stages that made and measured the candidate (``orchestration.stages``).
         figures: Figure name -> file name beside the card (those present).
 
     Returns:
         The markdown.
     """
-    export_dir = Path(export.export_dir)
+    data, train, evaluation = candidate.data, candidate.train, candidate.evaluation
+    export_dir = Path(candidate.export.export_dir)
     metadata = _read_json(export_dir / "metadata.json")
     sections = [
         _status_section(run_id, train, evaluation),
@@ -110,7 +104,7 @@ def render_model_card(
         _training_section(train, figures),
         _evaluation_section(evaluation, figures),
         _parity_section(_read_json(export_dir / "parity_report.json"), metadata.get("batchnorm_recalibration")),
-        _speed_section(bench, figures),
+        _speed_section(candidate.bench, figures),
         _limits_section(),
         _command_section(settings),
     ]
@@ -296,14 +290,7 @@ def _command_section(settings: PipelineSettings) -> list[str]:
 
 
 def write_model_card(
-    out_dir: str | Path,
-    run_id: str,
-    settings: PipelineSettings,
-    data: DataResult,
-    train: TrainResult,
-    export: ExportResult,
-    evaluation: EvaluationResult,
-    bench: BenchResult,
+    out_dir: str | Path, run_id: str, settings: PipelineSettings, candidate: CandidateResults
 ) -> dict[str, Path]:
     """Write ``MODEL_CARD.md`` and its figures (learning curves, confusion matrix, benchmark) into ``out_dir``.
 
@@ -311,7 +298,7 @@ def write_model_card(
         out_dir: The card's directory (created if missing).
         run_id: The pipeline run.
         settings: Its settings.
-        data, train, export, evaluation, bench: The results of those stages (``orchestration.stages``).
+        candidate: The results of the stages that made and measured the candidate (``orchestration.stages``).
 
     Returns:
         File name -> path of the card and of every figure written.
@@ -321,19 +308,19 @@ def write_model_card(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
-    copied = _copy(Path(train.run_dir) / LEARNING_CURVES, out / LEARNING_CURVES)
+    copied = _copy(Path(candidate.train.run_dir) / LEARNING_CURVES, out / LEARNING_CURVES)
     if copied:
         files[LEARNING_CURVES] = copied
-    candidate = evaluation.candidate
+    evaluation = candidate.evaluation.candidate
     files[CONFUSION_MATRIX] = plot_confusion_matrix(
-        candidate.metrics["confusion_matrix"],
-        list(candidate.metrics["per_class"]),
+        evaluation.metrics["confusion_matrix"],
+        list(evaluation.metrics["per_class"]),
         out / CONFUSION_MATRIX,
-        title=f"Candidate on {candidate.split} (accuracy {candidate.metrics['accuracy']:.3f})",
+        title=f"Candidate on {evaluation.split} (accuracy {evaluation.metrics['accuracy']:.3f})",
     )
-    copied = _copy(bench.plot, out / BENCH_PLOT)
+    copied = _copy(candidate.bench.plot, out / BENCH_PLOT)
     if copied:
         files[BENCH_PLOT] = copied
-    text = render_model_card(run_id, settings, data, train, export, evaluation, bench, {name: name for name in files})
+    text = render_model_card(run_id, settings, candidate, {name: name for name in files})
     write_text_atomic(out / CARD_FILE, text)
     return {CARD_FILE: out / CARD_FILE, **files}

@@ -79,7 +79,13 @@ class PipelineSettings:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> PipelineSettings:
-        """The settings in ``values`` (from ``to_dict``; fields missing there keep their defaults).
+        """The settings in ``values``.
+
+        Args:
+            values: From ``to_dict``; fields missing there keep their defaults.
+
+        Returns:
+            The settings.
 
         Raises:
             ValueError: on an unknown field.
@@ -109,6 +115,25 @@ class PipelineSettings:
         paths = {name: getattr(self, name) for name in PATH_SETTINGS}
         paths |= {key: self.overrides.get(key) for key in ("data", "data_dir")}
         return [name for name, path in paths.items() if path and not Path(path).is_absolute()]
+
+    def for_cluster(self) -> PipelineSettings:
+        """These settings for a compiled pipeline: the data prepared once under the root, for every step.
+
+        Returns:
+            The settings, ``data_dir`` defaulting to ``ROOT/tfds``.
+
+        Raises:
+            ValueError: if a path setting is relative (a cluster's steps run in other machines' directories).
+        """
+        relative = self.relative_paths()
+        if relative:
+            raise ValueError(
+                f"{', '.join('--' + n.replace('_', '-') for n in relative)} must be absolute paths on storage every "
+                "step mounts (e.g. /gcs/BUCKET/... on Vertex AI)"
+            )
+        if self.overrides.get("data_dir"):
+            return self
+        return dataclasses.replace(self, overrides={**self.overrides, "data_dir": str(Path(self.root) / "tfds")})
 
     def command(self) -> str:
         """The ``fer-pipeline`` command line that gives these settings (options left at their defaults omitted)."""

@@ -44,6 +44,12 @@ class RootBusyError(RuntimeError):
 def root_lock(root: str | Path) -> Iterator[None]:
     """Hold ``ROOT/.lock`` for one run: two runs writing the same stage directories would corrupt them.
 
+    Args:
+        root: The pipeline root (created if missing).
+
+    Yields:
+        Nothing; the lock is held until the block ends.
+
     Raises:
         RootBusyError: if another process holds it.
     """
@@ -62,20 +68,43 @@ def root_lock(root: str | Path) -> Iterator[None]:
 
 
 def input_key(inputs: dict[str, Any]) -> str:
-    """A hex fingerprint of ``inputs`` (JSON-serialisable; key order does not matter)."""
+    """A hex fingerprint of ``inputs``.
+
+    Args:
+        inputs: JSON-serialisable values; key order does not matter.
+
+    Returns:
+        The first ``KEY_LENGTH`` hex digits of the sha256 of their sorted JSON.
+    """
     text = json.dumps(inputs, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
 def run_dir(root: str | Path, run_id: str) -> Path:
-    """``ROOT/runs/<run id>/``, created if missing."""
+    """A run's directory.
+
+    Args:
+        root: The pipeline root.
+        run_id: The run.
+
+    Returns:
+        ``ROOT/runs/<run id>/``, created if missing.
+    """
     path = Path(root) / "runs" / run_id
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def record_progress(root: str | Path, run_id: str, stage: str, state: str, **fields: Any) -> None:
-    """Append one event to the run's progress log and say it on the log."""
+    """Append one event to the run's progress log and say it on the log.
+
+    Args:
+        root: The pipeline root.
+        run_id: The run.
+        stage: The step's name.
+        state: ``started``, ``reused``, ``done`` or ``failed``.
+        fields: More of the event (``key``, ``seconds``, ``summary``, ``error``...), JSON-serialisable.
+    """
     event = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "stage": stage, "state": state, **fields}
     with open(run_dir(root, run_id) / PROGRESS_FILE, "a") as f:
         f.write(json.dumps(event) + "\n")
@@ -84,7 +113,15 @@ def record_progress(root: str | Path, run_id: str, stage: str, state: str, **fie
 
 
 def read_progress(root: str | Path, run_id: str) -> list[dict]:
-    """The events of a run's progress log, oldest first (empty if it has none)."""
+    """The events of a run's progress log.
+
+    Args:
+        root: The pipeline root.
+        run_id: The run.
+
+    Returns:
+        The events, oldest first (none if the run has no log).
+    """
     path = Path(root) / "runs" / run_id / PROGRESS_FILE
     if not path.exists():
         return []

@@ -13,7 +13,8 @@ and serving rely on:
 How a new architecture gets tested: write its builder in a module of ``model_zoo``, decorate
 it with ``@register_model`` and add the module to ``model_zoo.registry.ARCHITECTURE_MODULES``;
 nothing else. Its defaults are used; a builder that cannot be built with its defaults (or
-would be too slow to convert) gets its keyword arguments in ``BUILD_KWARGS`` below.
+would be too slow to convert) gets its keyword arguments in ``BUILD_KWARGS`` below, and one that
+needs another learning rate for the fixture's few steps gets it in ``FIT_LEARNING_RATE``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from model_zoo.constants import FACE_SHAPE, NUM_CLASSES
 
 # Builder keyword arguments per model name; every model not listed is built with {} (its defaults).
 BUILD_KWARGS: dict[str, dict] = {}
+# Adam's learning rate for the few fixture steps, per model name (default 3e-3). Enough for the model to answer faces
+# differently under every seed: seed_cnn_tiny needs 1e-2 (its spread over _faces() was 0.06-0.68 for seeds 0-6,
+# against 0.006-0.37 at 5e-3), while seed_cnn saturates at 1e-2 (one class for every face).
+FIT_LEARNING_RATE: dict[str, float] = {"seed_cnn_tiny": 1e-2}
 
 SHAPES = [(2, 48, 48, 1), (1, 64, 80, 3), (3, 30, 41, 1), (2, 100, 72, 3)]
 
@@ -42,7 +47,7 @@ def _faces(n: int = 16) -> np.ndarray:
 
 
 @pytest.fixture(scope="module", params=list_models())
-def model(request):
+def model(request, test_seed):
     """One model per registered name, built once for this module and trained a few steps.
 
     The few steps on learnable generated faces move the outputs away from 1/7 and give the
@@ -53,11 +58,12 @@ def model(request):
 
     from tests.fer_fixtures import make_examples
 
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(test_seed)
     model = create_model(request.param, **BUILD_KWARGS.get(request.param, {}))
     images, labels = make_examples({"train": 192}, seed=3)["train"]
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
-    model.fit(images[..., None], labels, epochs=2, batch_size=32, verbose=0)
+    learning_rate = FIT_LEARNING_RATE.get(request.param, 3e-3)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
+    model.fit(images[..., None], labels, epochs=4, batch_size=32, verbose=0)
     return model
 
 
@@ -107,9 +113,8 @@ def test_exports_to_saved_model_and_tflite_float32_with_keras_numbers(model, tmp
     faces = _faces()
     want = np.asarray(model.predict_on_batch(faces))
     # The model answers each face differently, by far more than the tolerances below; else agreement would prove
-    # little. (The seeded fixture gives seed_cnn_tiny about 0.01 here; 0.002 keeps a 5x margin over run-to-run noise
-    # and is still 20x TFLite's tolerance.)
-    assert np.abs(want - want.mean(axis=0)).max() > 2e-3, "the model's outputs hardly depend on its input"
+    # little.
+    assert np.abs(want - want.mean(axis=0)).max() > 1e-2, "the model's outputs hardly depend on its input"
     saved_model = export_saved_model(model, tmp_path / "saved_model")
     tflite = tmp_path / "model_float32.tflite"
     tflite.write_bytes(convert_to_tflite(saved_model, "float32"))
