@@ -1,7 +1,9 @@
-"""Facts every part of the project shares: the seven classes and the face size. No TensorFlow here.
+"""Facts every part of the project shares: the classes, the label modes and the face size. No TensorFlow here.
 
-FER2013's labels are 0-6 in this order; every model of the zoo outputs the probabilities of these
-classes in this order, and every export writes them, one per line, to ``labels.txt``.
+FER2013's labels are 0-6 in the order of ``CLASS_NAMES``. FER+ (Microsoft's crowd-sourced relabelling of
+the same faces) adds an eighth emotion, contempt, after them: ``FERPLUS_CLASS_NAMES``. A model outputs
+the probabilities of its label mode's classes in this order, and every run and export writes them, one per
+line, to ``labels.txt``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,18 @@ from pathlib import Path
 
 CLASS_NAMES: tuple[str, ...] = ("Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral")
 NUM_CLASSES = len(CLASS_NAMES)
+FERPLUS_CLASS_NAMES: tuple[str, ...] = (*CLASS_NAMES, "Contempt")
+# The labels a model can be trained on, and the classes each gives it:
+#   fer2013           FER2013's own label of each face (7 classes)
+#   ferplus-majority  the FER+ emotion that more than half of the taggers chose (8 classes)
+#   ferplus-soft      the FER+ vote distribution over at most 3 emotions, as a soft target (8 classes)
+LABEL_MODES: dict[str, tuple[str, ...]] = {
+    "fer2013": CLASS_NAMES,
+    "ferplus-majority": FERPLUS_CLASS_NAMES,
+    "ferplus-soft": FERPLUS_CLASS_NAMES,
+}
+DEFAULT_LABEL_MODE = "fer2013"
+SOFT_LABEL_MODES = frozenset({"ferplus-soft"})  # modes whose training target is a distribution, not a class
 FACE_SIZE = 48  # FER2013 faces are 48x48 gray pixels
 FACE_SHAPE = (FACE_SIZE, FACE_SIZE, 1)  # (height, width, channels) of one face
 LABELS_FILE = "labels.txt"
@@ -42,3 +56,15 @@ def read_labels(directory: str | Path) -> tuple[str, ...]:
     if not names or len(set(names)) != len(names):
         raise ValueError(f"{path} must hold one distinct class name per line; it holds {list(names)}")
     return names
+
+
+def label_mode_class_names(label_mode: str) -> tuple[str, ...]:
+    """The classes, in output order, of a model trained on ``label_mode`` (a key of ``LABEL_MODES``).
+
+    Raises:
+        ValueError: on an unknown label mode; the message lists the known ones.
+    """
+    try:
+        return LABEL_MODES[label_mode]
+    except KeyError:
+        raise ValueError(f"Unknown label mode {label_mode!r}; choose one of {', '.join(LABEL_MODES)}") from None

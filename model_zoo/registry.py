@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import keras
 
 # Modules whose builders are registered on first use of the registry.
-ARCHITECTURE_MODULES = ("model_zoo.seed_cnn",)
+ARCHITECTURE_MODULES = ("model_zoo.seed_cnn", "model_zoo.vgg13")
 
 _BUILDERS: dict[str, Callable[..., keras.Model]] = {}
 

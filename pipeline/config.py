@@ -13,8 +13,10 @@ import json
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from model_zoo.constants import DEFAULT_LABEL_MODE, LABEL_MODES, SOFT_LABEL_MODES
 from model_zoo.precision import PRECISIONS
 from model_zoo.registry import list_models
 
@@ -36,6 +38,19 @@ class TrainConfig:
         None, "prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)", metavar="DIR"
     )
     skip_bad_rows: bool = option(False, "skip malformed rows (reporting how many and why) instead of stopping")
+    labels: str = option(
+        DEFAULT_LABEL_MODE,
+        "labels to train on: fer2013 (FER2013's own, 7 classes); ferplus-majority (the FER+ emotion most taggers "
+        "chose) or ferplus-soft (the FER+ vote distribution as the target), 8 classes with contempt, from "
+        "fer2013new.csv beside a FER2013 CSV (see --ferplus)",
+        choices=tuple(LABEL_MODES),
+    )
+    ferplus: str | None = option(
+        None,
+        "the FER+ vote file fer2013new.csv of --labels ferplus-*; none: the one beside the FER2013 CSV, or in "
+        "../ferplus/ of the CSV's directory",
+        metavar="PATH",
+    )
     max_train_examples: int | None = option(None, "train on the first N training examples only (smoke runs)")
     max_eval_examples: int | None = option(None, "use the first N examples of validation and test only")
     # --- model ---
@@ -84,6 +99,11 @@ class TrainConfig:
         200, "back up the training state every N steps as well as every epoch (none: per epoch only)"
     )
     verbose: int = option(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch")
+
+    @property
+    def soft_targets(self) -> bool:
+        """Whether the loss takes a distribution per face (soft labels, or label smoothing) rather than a class."""
+        return self.labels in SOFT_LABEL_MODES or self.label_smoothing > 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -164,6 +184,16 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
         raise ValueError(f"erasing is a probability in [0, 1], got {config.erasing}")
     if config.ema_momentum is not None and not 0.0 < config.ema_momentum < 1.0:
         raise ValueError(f"ema_momentum must be in (0, 1), e.g. 0.999, or None to disable; got {config.ema_momentum}")
+    if config.ferplus is not None and config.labels == DEFAULT_LABEL_MODE:
+        raise ValueError(
+            f"ferplus ({config.ferplus}) is the FER+ file of the FER+ label modes; with labels {config.labels!r} it "
+            "is not used. Pass --labels ferplus-majority or ferplus-soft, or leave --ferplus out."
+        )
+    if "num_classes" in config.model_kwargs:
+        raise ValueError(
+            "model_kwargs must not set num_classes: the label mode decides it (--labels; "
+            f"{', '.join(f'{mode}: {len(names)}' for mode, names in LABEL_MODES.items())})"
+        )
     return config
 
 
@@ -184,6 +214,13 @@ def changed_settings(
     old = {**defaults, **saved}
     names = sorted((set(old) | set(wanted)) - set(may_change))
     return [f"{k}: {old.get(k)!r} -> {wanted.get(k)!r}" for k in names if old.get(k) != wanted.get(k)]
+
+
+def changed_since(
+    saved_path: Path, wanted: Mapping[str, Any], defaults: Mapping[str, Any], may_change: Iterable[str] = ()
+) -> list[str]:
+    """``changed_settings`` against the settings saved as JSON at ``saved_path`` (a run's or a search's)."""
+    return changed_settings(json.loads(saved_path.read_text()), wanted, defaults, may_change)
 
 
 def add_dataclass_arguments(

@@ -9,6 +9,10 @@ Supported sources (a directory holding one of them, or the file itself):
 
 Usage ``Training`` -> split ``train``, ``PublicTest`` -> ``validation``,
 ``PrivateTest`` -> ``test``. A split the source lacks is simply absent.
+
+With FER+ labels (``label_mode`` ``ferplus-majority`` or ``ferplus-soft``, CSV sources only), each
+row's labels come from the FER+ file's row of the same number (``pipeline.ferplus_labels``); the
+FER2013 label is kept beside them, and rows FER+ leaves out are counted by reason.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from model_zoo.constants import CLASS_NAMES
+from model_zoo.constants import CLASS_NAMES, DEFAULT_LABEL_MODE, label_mode_class_names
 from model_zoo.constants import FACE_SIZE as IMAGE_SIZE
+from pipeline.ferplus_labels import FERPLUS_MODES, FerPlusTargets, check_lines_up, ferplus_targets, read_votes
 
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 USAGE_TO_SPLIT = {"training": "train", "publictest": "validation", "privatetest": "test"}
@@ -80,19 +85,30 @@ class Fer2013Source:
 
 @dataclass
 class SplitArrays:
-    """The examples of one split: ``images`` (N, 48, 48, 1) uint8, ``labels`` (N,) int64, ``keys``."""
+    """The examples of one split: ``images`` (N, 48, 48, 1) uint8, ``labels`` (N,) int64, ``keys``.
+
+    With FER+ labels, ``labels`` are FER+ classes (``FERPLUS_CLASS_NAMES`` order), ``fer2013_labels``
+    (N,) int64 the faces' FER2013 labels and ``distributions`` (N, 8) float32 their FER+ targets;
+    both are None otherwise.
+    """
 
     images: np.ndarray
     labels: np.ndarray
     keys: list[str]
+    fer2013_labels: np.ndarray | None = None
+    distributions: np.ndarray | None = None
 
 
 @dataclass
 class SourceExamples:
-    """Every split read from a source, and the rows skipped, counted by reason."""
+    """Every split read from a source, the malformed rows skipped and the rows FER+ leaves out, counted by reason.
+
+    ``left_out`` is ``{split: Counter(reason)}`` (reasons of ``pipeline.ferplus_labels``); empty without FER+.
+    """
 
     splits: dict[str, SplitArrays]
     skipped: collections.Counter = field(default_factory=collections.Counter)
+    left_out: dict[str, collections.Counter] = field(default_factory=dict)
 
 
 def find_source(path: str | Path) -> Fer2013Source:
@@ -119,41 +135,82 @@ def find_source(path: str | Path) -> Fer2013Source:
     )
 
 
-def read_examples(source: Fer2013Source, skip_bad_rows: bool = False) -> SourceExamples:
-    """Read and check every example of ``source``.
+def read_examples(
+    source: Fer2013Source,
+    skip_bad_rows: bool = False,
+    label_mode: str = DEFAULT_LABEL_MODE,
+    ferplus_file: Path | None = None,
+) -> SourceExamples:
+    """Read and check every example of ``source``, labelled as ``label_mode`` says.
 
     Args:
         source: What ``find_source`` returned.
         skip_bad_rows: Skip malformed rows (counted in ``skipped``) instead of stopping.
+        label_mode: A key of ``model_zoo.constants.LABEL_MODES``: ``fer2013`` (the source's own labels)
+            or a FER+ mode (labels from ``ferplus_file``, which must line up with the CSV row by row).
+        ferplus_file: The FER+ vote file (``fer2013new.csv``); required by the FER+ modes.
 
     Returns:
-        The splits present in the source and the skipped-row counts.
+        The splits present in the source, the skipped-row counts and the rows FER+ left out.
 
     Raises:
         BadRowError: on the first malformed row, unless ``skip_bad_rows``.
         MissingDataError: if the source holds no usable example at all.
+        ValueError: on an unknown label mode, or FER+ labels asked for an image-folder source or
+            without a FER+ file.
+        FerPlusError: if the FER+ file is malformed or does not line up with the CSV.
     """
+    label_mode_class_names(label_mode)  # an unknown mode fails here, before any reading
+    if label_mode in FERPLUS_MODES and (source.kind != "csv" or ferplus_file is None):
+        raise ValueError(
+            f"--labels {label_mode} needs FER2013 as a CSV and its FER+ file: the FER+ votes label the CSV's rows "
+            f"by number. {source.path} is {'an image-folder tree' if source.kind != 'csv' else 'given without one'}."
+        )
     reader = _read_csv if source.kind == "csv" else _read_image_folders
-    rows: dict[str, list[_Row]] = collections.defaultdict(list)
+    good: list[_Row] = []
+    usages: list[str | None] = []  # of every data row, in order: what FER+ must match
     skipped: collections.Counter = collections.Counter()
     for row in reader(source.path):
+        usages.append(row.usage)
         if isinstance(row, _BadRow):
             if not skip_bad_rows:
                 raise BadRowError(f"{row.message}. Fix or remove it, or pass --skip-bad-rows to skip such rows.")
             skipped[row.category] += 1
             continue
-        rows[row.split].append(row)
+        good.append(row)
+    targets = None
+    if label_mode in FERPLUS_MODES:
+        votes = read_votes(ferplus_file)
+        check_lines_up(votes, source.path, usages)
+        targets = ferplus_targets(votes, label_mode)
+    rows: dict[str, list[_Row]] = collections.defaultdict(list)
+    left_out: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for row in good:
+        reason = targets.left_out[row.index] if targets is not None else None
+        if reason is not None:
+            left_out[row.split][reason] += 1
+        else:
+            rows[row.split].append(row)
     if not rows:
         raise MissingDataError(f"{source.path} holds no usable FER2013 example. {WHERE_TO_GET_IT}")
-    splits = {
-        split: SplitArrays(
-            images=np.stack([r.image for r in items]).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1),
-            labels=np.array([r.label for r in items], dtype=np.int64),
-            keys=[r.key for r in items],
-        )
-        for split, items in rows.items()
-    }
-    return SourceExamples(splits=splits, skipped=skipped)
+    splits = {split: _split_arrays(items, targets) for split, items in rows.items()}
+    return SourceExamples(splits=splits, skipped=skipped, left_out=dict(left_out))
+
+
+def _split_arrays(rows: list[_Row], targets: FerPlusTargets | None) -> SplitArrays:
+    images = np.stack([r.image for r in rows]).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+    own_labels = np.array([r.label for r in rows], dtype=np.int64)
+    keys = [r.key for r in rows]
+    if targets is None:
+        return SplitArrays(images=images, labels=own_labels, keys=keys)
+    index = np.array([r.index for r in rows], dtype=np.int64)
+    return SplitArrays(
+        images=images,
+        labels=targets.labels[index],
+        keys=keys,
+        fer2013_labels=own_labels,
+        distributions=targets.distributions[index],
+    )
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -168,12 +225,15 @@ class _Row:
     key: str
     image: np.ndarray
     label: int
+    index: int  # the data row's number, from 0 (a CSV's row; the n-th image of a tree)
+    usage: str | None = None  # a CSV's Usage, as written
 
 
 @dataclass(frozen=True)
 class _BadRow:
     category: str  # what the skipped-row report counts by
     message: str  # names the file and line (or image) and the problem
+    usage: None = None  # a malformed row's Usage is not checked against FER+
 
 
 def _read_csv(path: Path):
@@ -189,10 +249,12 @@ def _read_csv(path: Path):
                 "expected 'emotion,pixels,Usage' (fer2013.csv) or 'emotion, Usage, pixels' (icml_face_data.csv)"
             )
         i_label, i_pixels, i_usage = columns["emotion"], columns["pixels"], columns.get("usage")
+        index = -1
         for row in reader:
             where = f"{path} line {reader.line_num}"
             if not row:
                 continue
+            index += 1
             if len(row) < len(columns):
                 yield _BadRow("wrong field count", f"{where}: has {len(row)} fields, expected {len(columns)}")
                 continue
@@ -217,7 +279,7 @@ def _read_csv(path: Path):
             if pixels.min() < 0 or pixels.max() > 255:
                 yield _BadRow("pixel value outside 0-255", f"{where}: pixel value outside 0-255")
                 continue
-            yield _Row(split, f"line{reader.line_num}", pixels.astype(np.uint8), int(label_text))
+            yield _Row(split, f"line{reader.line_num}", pixels.astype(np.uint8), int(label_text), index, usage)
 
 
 def _read_image_folders(root: Path):
@@ -225,6 +287,7 @@ def _read_image_folders(root: Path):
     import cv2  # only this source needs OpenCV
 
     class_index = {name.lower(): i for i, name in enumerate(CLASS_NAMES)}
+    index = -1
     for split_dir in sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() in FOLDER_TO_SPLIT):
         split = FOLDER_TO_SPLIT[split_dir.name.lower()]
         for class_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
@@ -233,6 +296,7 @@ def _read_image_folders(root: Path):
                 if image_path.suffix.lower() not in IMAGE_SUFFIXES:
                     continue
                 key = str(image_path.relative_to(root))
+                index += 1
                 if label is None:
                     expected = ", ".join(CLASS_NAMES)
                     yield _BadRow(
@@ -246,4 +310,4 @@ def _read_image_folders(root: Path):
                     continue
                 if image.shape != (IMAGE_SIZE, IMAGE_SIZE):
                     image = cv2.resize(image, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_AREA)
-                yield _Row(split, key, image, label)
+                yield _Row(split, key, image, label, index)

@@ -8,6 +8,11 @@ Order, train: cache -> shuffle -> map(augment, parallel) -> batch(drop_remainder
   * augment per example in parallel map calls, off the training thread;
   * prefetch last, so the next batch is ready while the model trains.
 Eval: the same without shuffle and augmentation.
+
+Targets: the datasets hold (image, target) pairs, the target a class index or, for soft labels
+(``ferplus-soft``), a distribution over the classes. Whenever the loss is categorical (soft labels,
+or label smoothing) every target leaves the pipeline as a distribution: class indices become one-hot
+vectors, so soft targets, one-hot targets and anything mixed from them (mixup) take the same path.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from model_zoo.constants import FACE_SHAPE, NUM_CLASSES
+from model_zoo.constants import FACE_SHAPE, NUM_CLASSES, label_mode_class_names
 from pipeline.config import TrainConfig
 
 
@@ -81,9 +86,15 @@ def compute_class_weights(labels: np.ndarray, mode: str, num_classes: int = NUM_
 
     Returns:
         ``{class_index: weight}`` with mean weight 1 over examples, or None.
+
+    Raises:
+        ValueError: on an unknown mode, or a label outside 0..num_classes-1.
     """
     if mode == "none":
         return None
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"class weights of {num_classes} classes need labels 0-{num_classes - 1}; got {labels.max()}")
     counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
     weights = len(labels) / (num_classes * np.maximum(counts, 1))
     if mode == "sqrt":
@@ -94,28 +105,34 @@ def compute_class_weights(labels: np.ndarray, mode: str, num_classes: int = NUM_
     return {i: float(w) for i, w in enumerate(weights)}
 
 
-def _labels_for_loss(num_classes: int, label_smoothing: float):
-    # Keras 3's SparseCategoricalCrossentropy has no label smoothing, so with
-    # smoothing the labels become one-hot for CategoricalCrossentropy.
-    if label_smoothing > 0:
-        return lambda image, label: (image, tf.one_hot(label, num_classes))
-    return None
+def _as_distributions(ds: tf.data.Dataset, num_classes: int) -> tf.data.Dataset:
+    """(image, target) with every class-index target one-hot; targets that are distributions already stay."""
+    if ds.element_spec[1].shape.rank != 0:
+        return ds
+    return ds.map(lambda image, label: (image, tf.one_hot(label, num_classes)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def make_train_dataset(
     ds: tf.data.Dataset,
     config: TrainConfig,
-    num_classes: int = NUM_CLASSES,
+    num_classes: int | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 image, label) for training: cached, shuffled, augmented, prefetched."""
+    """Batches of (uint8 image, target) for training: cached, shuffled, augmented, prefetched.
+
+    Args:
+        ds: Unbatched (image, target) pairs: a class index, or a distribution (soft labels).
+        config: The configuration (shuffling seed, augmentation, batch size; ``soft_targets`` decides
+            whether class indices become one-hot distributions).
+        num_classes: Classes of the one-hot targets; None: those of ``config.labels``.
+    """
+    num_classes = num_classes or len(label_mode_class_names(config.labels))
     ds = ds.cache()
     ds = ds.shuffle(_cardinality_or(ds, 30_000), seed=config.seed, reshuffle_each_iteration=True)
     augmenter = make_augmenter(config)
     if augmenter is not None:
         ds = ds.map(lambda image, label: (augment_image(augmenter, image), label), num_parallel_calls=tf.data.AUTOTUNE)
-    to_loss = _labels_for_loss(num_classes, config.label_smoothing)
-    if to_loss is not None:
-        ds = ds.map(to_loss, num_parallel_calls=tf.data.AUTOTUNE)
+    if config.soft_targets:
+        ds = _as_distributions(ds, num_classes)
     # Full batches only: every step has the same shape (no retrace for a last
     # short batch, which also trips MirroredStrategy in Keras 3.15), and since
     # the data are reshuffled each epoch, a different remainder is left out each time.
@@ -129,15 +146,16 @@ def make_eval_dataset(
     num_classes: int = NUM_CLASSES,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 image, label) for evaluation: cached, in order, not augmented.
+    """Batches of (uint8 image, target) for evaluation: cached, in order, not augmented.
 
-    ``drop_remainder`` leaves out the last short batch; MirroredStrategy needs
-    that (Keras 3.15 fails on a short batch split across replicas).
+    Targets that are distributions (soft labels) stay so; class indices become one-hot vectors of
+    ``num_classes`` with ``label_smoothing`` (the categorical loss takes distributions). ``drop_remainder``
+    leaves out the last short batch; MirroredStrategy needs that (Keras 3.15 fails on a short batch split
+    across replicas).
     """
     ds = ds.cache()
-    to_loss = _labels_for_loss(num_classes, label_smoothing)
-    if to_loss is not None:
-        ds = ds.map(to_loss, num_parallel_calls=tf.data.AUTOTUNE)
+    if label_smoothing > 0:
+        ds = _as_distributions(ds, num_classes)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
@@ -150,6 +168,18 @@ def dataset_to_arrays(ds: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     if not images:
         return np.zeros((0, *FACE_SHAPE), np.uint8), np.zeros((0,), np.int64)
     return np.concatenate(images), np.concatenate(labels)
+
+
+def examples_to_arrays(ds: tf.data.Dataset) -> dict[str, np.ndarray]:
+    """Every feature of an unbatched dataset of example dicts (``Fer2013Data.examples``) as NumPy arrays."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for batch in ds.batch(4096).as_numpy_iterator():
+        for name, values in batch.items():
+            parts.setdefault(name, []).append(values)
+    if not parts:
+        spec = ds.element_spec
+        return {name: np.zeros((0, *s.shape), s.dtype.as_numpy_dtype) for name, s in spec.items()}
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
 def _cardinality_or(ds: tf.data.Dataset, default: int) -> int:

@@ -1,4 +1,9 @@
-"""Classification metrics from labels and predicted probabilities (scikit-learn's, in a JSON-ready dict)."""
+"""Classification metrics from labels and predicted probabilities (scikit-learn's, in a JSON-ready dict).
+
+A model and the labels it is scored on may have different classes (an 8-class FER+ model on FER2013's
+7 labels, a 7-class model on FER+ labels): ``shared_classes`` scores them over the classes both have,
+matched by name.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +66,89 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray, class_names: S
     }
 
 
+def shared_classes(
+    probs: np.ndarray,
+    model_classes: Sequence[str],
+    labels: np.ndarray,
+    label_classes: Sequence[str],
+    classes: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """A model's probabilities and the true labels, over the classes that both have (or ``classes``).
+
+    The model's choice among those classes is its most probable of them: an 8-class model scored on
+    FER2013's labels by its argmax over the 7 shared emotions. Faces whose label is not among them
+    are left out: a 7-class model is scored on the FER+ faces of the 7 FER2013 emotions.
+
+    Args:
+        probs: (N, K) the model's probabilities, in ``model_classes`` order.
+        model_classes: The model's K class names.
+        labels: (N,) true labels, indices into ``label_classes``.
+        label_classes: The names of the label classes.
+        classes: The classes to score over, a subset of both; None: every label class the model has.
+
+    Returns:
+        ``(probs, labels, names)``: probabilities (M, C) over the C classes ``names`` (label order),
+        renormalised to sum to 1 when classes were dropped; labels (M,) as indices into ``names``; M is
+        the number of faces whose label is one of them.
+
+    Raises:
+        ValueError: if the shapes disagree, or a class of ``classes`` is missing from the model or the labels.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if probs.ndim != 2 or probs.shape != (len(labels), len(model_classes)):
+        raise ValueError(f"probs must have shape ({len(labels)}, {len(model_classes)}), got {probs.shape}")
+    names = tuple(n for n in label_classes if n in model_classes) if classes is None else tuple(classes)
+    missing = [n for n in names if n not in model_classes or n not in label_classes]
+    if missing or not names:
+        raise ValueError(
+            f"Cannot score classes {list(names)}: the model's are {list(model_classes)} and the labels' "
+            f"{list(label_classes)}" + (f"; missing: {missing}" if missing else "")
+        )
+    if names == tuple(model_classes) == tuple(label_classes):
+        return probs, labels, names
+    columns = [list(model_classes).index(n) for n in names]
+    label_to_scored = np.full(len(label_classes), -1, dtype=np.int64)
+    for i, n in enumerate(names):
+        label_to_scored[list(label_classes).index(n)] = i
+    scored = label_to_scored[labels]
+    kept = scored >= 0
+    sub = probs[kept][:, columns]
+    if len(columns) < len(model_classes):
+        sub = sub / np.maximum(sub.sum(axis=1, keepdims=True), 1e-12)
+    return sub, scored[kept], names
+
+
+def distribution_cross_entropy(
+    probs: np.ndarray, model_classes: Sequence[str], targets: np.ndarray, target_classes: Sequence[str]
+) -> float:
+    """The mean cross-entropy -sum(q log p) of a model's probabilities p against target distributions q.
+
+    With FER+ soft labels, the calibration figure: how well the probabilities match the taggers' votes
+    (the entropy of the votes is its floor).
+
+    Args:
+        probs: (N, K) the model's probabilities, in ``model_classes`` order.
+        model_classes: The model's K class names.
+        targets: (N, C) distributions over ``target_classes``.
+        target_classes: The C class names of the targets; each must be one of the model's.
+
+    Raises:
+        ValueError: if the model lacks a class of the targets, or the shapes disagree.
+    """
+    missing = [n for n in target_classes if n not in model_classes]
+    if missing:
+        raise ValueError(f"The model has no {missing}: its classes are {list(model_classes)}")
+    targets = np.asarray(targets, dtype=np.float64)
+    probs = np.asarray(probs, dtype=np.float64)
+    if targets.shape != (len(probs), len(target_classes)):
+        raise ValueError(f"targets must have shape ({len(probs)}, {len(target_classes)}), got {targets.shape}")
+    if not len(probs):
+        return 0.0
+    p = np.clip(probs[:, [list(model_classes).index(n) for n in target_classes]], 1e-7, 1.0)
+    return float(-(targets * np.log(p)).sum(axis=1).mean())
+
+
 def format_metrics(metrics: dict, title: str = "") -> str:
     """A plain-text report of ``classification_metrics`` output: summary, per-class table, confusion matrix."""
     names = list(metrics["per_class"])
@@ -77,4 +165,26 @@ def format_metrics(metrics: dict, title: str = "") -> str:
     lines.append(" " * (width + 2) + " ".join(f"{n[:5]:>5}" for n in names))
     for name, row in zip(names, metrics["confusion_matrix"]):
         lines.append(f"{name:<{width}}  " + " ".join(f"{v:5d}" for v in row))
+    return "\n".join(lines)
+
+
+def format_label_figures(result: dict) -> str:
+    """The lines of a FER+ evaluation beyond ``format_metrics``: the 7-emotion, FER2013 and calibration figures."""
+    lines = []
+    seven = result.get("ferplus_7_emotions")
+    if seven:
+        lines.append(
+            f"FER+ faces of the 7 FER2013 emotions (argmax over them): accuracy={seven['accuracy']:.4f}  n={seven['n']}"
+        )
+    fer2013 = result.get("fer2013_labels")
+    if fer2013:
+        lines.append(
+            f"same faces on FER2013's labels (argmax over the 7 emotions): accuracy={fer2013['accuracy']:.4f}  "
+            f"macro_f1={fer2013['macro_f1']:.4f}  n={fer2013['n']}"
+        )
+    if "soft_label_cross_entropy" in result:
+        lines.append(
+            "calibration: mean cross-entropy against the FER+ vote distribution="
+            f"{result['soft_label_cross_entropy']:.4f} (the votes' own entropy: {result['soft_label_entropy']:.4f})"
+        )
     return "\n".join(lines)

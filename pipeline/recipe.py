@@ -3,10 +3,12 @@
 ``fer-train`` and every ``fer-tune`` trial build their model here, so a configuration chosen
 by a search trains the same way when ``fer-train`` retrains it:
 
-* the architecture from the zoo, built under the configuration's dtype policy and strategy;
+* the architecture from the zoo, built under the configuration's dtype policy and strategy, with
+  as many outputs as its label mode has classes (7 for ``fer2013``, 8 for the FER+ modes);
 * Adam with a constant or warmed-up cosine learning rate and, optionally, weight averaging (EMA);
-* sparse categorical cross-entropy, or categorical with label smoothing (the input pipeline
-  then one-hot encodes the labels: ``make_train_dataset`` / ``make_eval_dataset``);
+* sparse categorical cross-entropy, or categorical on distributions: soft labels (``ferplus-soft``)
+  or label smoothing (the input pipeline then one-hot encodes class labels: ``make_train_dataset`` /
+  ``make_eval_dataset``);
 * class weights, and the callbacks that decide which weights validation sees (EMA swap,
   BatchNorm recalibration on unaugmented faces).
 """
@@ -21,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
-from model_zoo.constants import NUM_CLASSES
+from model_zoo.constants import label_mode_class_names
 from model_zoo.precision import cpu_has_bfloat16, dtype_policy
 from model_zoo.registry import create_model
 from pipeline.config import TrainConfig
@@ -61,10 +63,11 @@ def make_optimizer(config: TrainConfig, n_train: int) -> keras.optimizers.Optimi
 def make_loss(config: TrainConfig) -> keras.losses.Loss:
     """The cross-entropy of ``config``.
 
-    Keras 3.15's ``SparseCategoricalCrossentropy`` has no label smoothing, so with smoothing
-    the loss is ``CategoricalCrossentropy`` on one-hot labels.
+    ``CategoricalCrossentropy`` on distributions when ``config.soft_targets``: soft labels are
+    distributions, and Keras 3.15's ``SparseCategoricalCrossentropy`` has no label smoothing, so with
+    smoothing the labels are one-hot vectors. Else ``SparseCategoricalCrossentropy`` on class indices.
     """
-    if config.label_smoothing > 0:
+    if config.soft_targets:
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     return keras.losses.SparseCategoricalCrossentropy()
 
@@ -73,7 +76,7 @@ def build_compiled_model(config: TrainConfig, n_train: int, strategy: tf.distrib
     """The zoo model of ``config``, compiled with its optimiser and loss, ready for ``fit``.
 
     Args:
-        config: The resolved configuration.
+        config: The resolved configuration; its label mode decides the number of outputs.
         n_train: Training examples per epoch (the learning-rate schedule counts steps).
         strategy: The distribution strategy whose scope holds the variables (default: the current one).
 
@@ -94,14 +97,19 @@ def build_compiled_model(config: TrainConfig, n_train: int, strategy: tf.distrib
         )
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope(), dtype_policy(config.precision):
-        model = create_model(config.model, **config.model_kwargs)
+        num_classes = len(label_mode_class_names(config.labels))
+        model = create_model(config.model, num_classes=num_classes, **config.model_kwargs)
         model.compile(optimizer=make_optimizer(config, n_train), loss=make_loss(config), metrics=["accuracy"])
     return model
 
 
 def class_weights(config: TrainConfig, labels: np.ndarray) -> dict[int, float] | None:
-    """The per-class loss weights of ``config.class_weight`` for these training labels (None: unweighted)."""
-    return compute_class_weights(labels, config.class_weight, NUM_CLASSES)
+    """The per-class loss weights of ``config.class_weight`` for these training labels (None: unweighted).
+
+    ``labels`` are class indices of ``config.labels``' classes (for soft labels, each face's top class:
+    Keras weighs a distribution target by its argmax).
+    """
+    return compute_class_weights(labels, config.class_weight, len(label_mode_class_names(config.labels)))
 
 
 def recipe_callbacks(

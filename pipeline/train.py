@@ -1,7 +1,8 @@
-"""``fer-train``: train a zoo model on FER2013 into a resumable run directory.
+"""``fer-train``: train a zoo model on FER2013 (or its FER+ labels) into a resumable run directory.
 
 A run directory holds:
-  config.json         the resolved configuration (what to pass to reproduce the run)
+  config.json         the resolved configuration (what to pass to reproduce the run; ``labels``: the label mode)
+  labels.txt          the model's class names, one per line, in output order (7 for fer2013, 8 for FER+)
   run_info.json       versions, data source and sizes, start and end times
   history.csv         one row per epoch, with epoch time and images/s
   logs/               TensorBoard logs
@@ -28,12 +29,13 @@ import keras
 import tensorflow as tf
 
 from fer_runtime.atomic_files import save_model_atomic, write_text_atomic
-from fer_runtime.predictors import KerasPredictor
+from fer_runtime.predictors import KerasPredictor, predict_in_batches
+from model_zoo.constants import write_labels
 from model_zoo.precision import float32_copy
-from pipeline.config import RESUMABLE_CHANGES, TrainConfig, changed_settings
-from pipeline.evaluate import evaluate_arrays
-from pipeline.fer2013_dataset import load_fer2013
-from pipeline.input_pipeline import dataset_to_arrays, make_eval_dataset, make_train_dataset
+from pipeline.config import RESUMABLE_CHANGES, TrainConfig, changed_since
+from pipeline.evaluate import score_examples
+from pipeline.fer2013_dataset import Fer2013Data, load_fer2013
+from pipeline.input_pipeline import dataset_to_arrays, examples_to_arrays, make_eval_dataset, make_train_dataset
 from pipeline.plots import plot_confusion_matrix, plot_learning_curves
 from pipeline.recipe import build_compiled_model, class_weights, recipe_callbacks
 from pipeline.run_metadata import environment
@@ -57,8 +59,7 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig) -> str:
     """
     config_path = run_dir / "config.json"
     if config_path.exists():
-        saved = json.loads(config_path.read_text())
-        changed = changed_settings(saved, config.to_dict(), TrainConfig().to_dict(), RESUMABLE_CHANGES)
+        changed = changed_since(config_path, config.to_dict(), TrainConfig().to_dict(), RESUMABLE_CHANGES)
         if changed:
             raise RunDirError(
                 f"{run_dir} holds a run with another configuration ({', '.join(changed)}). "
@@ -85,7 +86,8 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     Raises:
         RunDirError: if ``run_dir`` belongs to another configuration.
         ValueError: if ``config.data`` is missing or the data lack a training split.
-        MissingDataError, BadRowError: from the dataset (see ``pipeline.fer2013_dataset``).
+        MissingDataError, MissingFerPlusError, BadRowError, FerPlusError: from the dataset (see
+            ``pipeline.fer2013_dataset``).
     """
     run_dir = Path(run_dir)
     if not config.data:
@@ -97,8 +99,12 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
 
     configure_tensorflow(config.intra_op_threads, config.inter_op_threads, config.cpu_devices)
     keras.utils.set_random_seed(config.seed)
-    data = load_fer2013(config.data, config.data_dir, config.skip_bad_rows)
+    data = load_fer2013(config.data, config.data_dir, config.skip_bad_rows, config.labels, config.ferplus)
     splits = data.limited(config.max_train_examples, config.max_eval_examples)
+    # What the loss sees: class indices, or the vote distributions of soft labels (the same faces, in order).
+    targets = data.limited(config.max_train_examples, config.max_eval_examples, view="targets")
+    num_classes = len(data.class_names)
+    write_labels(run_dir, data.class_names)
     if "train" not in splits:
         raise ValueError(f"The data at {data.source} have no training rows (splits present: {', '.join(splits)})")
     has_validation = "validation" in splits
@@ -110,12 +116,13 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
 
     strategy = make_strategy(config.strategy)
     model = build_compiled_model(config, n_train, strategy)
-    train_ds = make_train_dataset(splits["train"], config)
+    train_ds = make_train_dataset(targets["train"], config, num_classes)
     val_ds = (
         make_eval_dataset(
-            splits["validation"],
+            targets["validation"],
             config.batch_size,
             config.label_smoothing,
+            num_classes,
             drop_remainder=strategy.num_replicas_in_sync > 1,
         )
         if has_validation
@@ -156,7 +163,8 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     )
     save_model_atomic(float32_copy(model), run_dir / "model.keras")
 
-    metrics = _evaluate_run(run_dir, splits, config.batch_size)
+    examples = data.limited(config.max_train_examples, config.max_eval_examples, view="examples")
+    metrics = _evaluate_run(run_dir, examples, data, config.batch_size)
     metrics["training_seconds_this_session"] = round(time.time() - started, 1)
     _write_plots(run_dir, metrics)
     # metrics.json last: its presence marks the run as finished.
@@ -237,14 +245,16 @@ def _best_so_far(history_csv: Path, monitor: str) -> float:
     return max(values, default=float("-inf"))
 
 
-def _evaluate_run(run_dir: Path, splits: dict, batch_size: int) -> dict:
+def _evaluate_run(run_dir: Path, examples: dict, data: Fer2013Data, batch_size: int) -> dict:
+    """The figures of the run's chosen model on every split's ``examples``, as ``fer-eval`` computes them."""
     chosen = run_dir / "best.keras" if (run_dir / "best.keras").exists() else run_dir / "model.keras"
     predictor = KerasPredictor(chosen)
     results = {"model": chosen.name, "splits": {}}
-    for name, ds in splits.items():
-        images, labels = dataset_to_arrays(ds)
-        results["splits"][name] = evaluate_arrays(predictor, images, labels, batch_size=max(batch_size, 256))
-        log.info("%s accuracy of %s: %.4f (n=%d)", name, chosen.name, results["splits"][name]["accuracy"], len(labels))
+    for name, ds in examples.items():
+        arrays = examples_to_arrays(ds)
+        probs = predict_in_batches(predictor, arrays["image"], max(batch_size, 256))
+        results["splits"][name] = score_examples(probs, data.class_names, arrays, data.label_mode)
+        log.info("%s accuracy of %s: %.4f (n=%d)", name, chosen.name, results["splits"][name]["accuracy"], len(probs))
     return results
 
 
@@ -272,6 +282,9 @@ def _write_run_info(run_dir: Path, data, sizes: dict, strategy) -> None:
         data_source=str(data.source),
         prepared_dataset=str(data.prepared_dir),
         skipped_rows=data.skipped_rows,
+        labels=data.label_mode,
+        ferplus_source=str(data.ferplus) if data.ferplus else None,
+        left_out_rows=data.excluded,
         examples=sizes,
         versions={"python": env["python"], "tensorflow": tf.__version__, "keras": keras.__version__},
         packages=env["packages"],

@@ -1,10 +1,23 @@
 """``fer-eval``: accuracy, per-class precision/recall/F1 and the confusion matrix of any artifact.
 
     fer-eval --model runs/seed/best.keras --data ../shared/data/fer2013 --split validation --json eval.json
+    fer-eval --model runs/ferplus/best.keras --data ../shared/data/fer2013 --split validation \\
+        --labels ferplus-soft --ferplus ../shared/data/ferplus/fer2013new.csv
 
 The model may be a ``.keras`` file, a SavedModel directory or a ``.tflite`` file (default: the
-shipped model); the data a FER2013 CSV (plain or gzipped), a directory holding one, or an
-image-folder tree.
+shipped model), with 7 classes (FER2013) or 8 (FER+, with contempt): the number comes from its output,
+the names from the labels.txt beside it. The data: a FER2013 CSV (plain or gzipped), a directory
+holding one, or an image-folder tree.
+
+Labels are FER2013's unless --labels asks for FER+'s (never chosen automatically, so a command's
+figures do not change when a fer2013new.csv appears beside the data). A model is scored over the
+classes it shares with the labels: an 8-class model on FER2013 labels by its argmax over the 7 FER2013
+emotions; a 7-class model on FER+ labels over the faces whose FER+ label is one of those 7.
+  --labels ferplus-majority  accuracy against the FER+ majority label (all 8 classes), over the faces
+                             of the 7 FER2013 emotions, and the same faces against FER2013's labels;
+  --labels ferplus-soft      the same figures on the faces the soft-label rule keeps (label: each
+                             face's top emotion), and calibration: the mean cross-entropy of the
+                             model's probabilities against the FER+ vote distribution.
 """
 
 from __future__ import annotations
@@ -16,6 +29,7 @@ import sys
 from pathlib import Path
 
 from fer_runtime.command_line import run_command
+from model_zoo.constants import DEFAULT_LABEL_MODE, LABEL_MODES
 from pipeline.cli import setup_logging
 
 
@@ -33,6 +47,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="FER2013 CSV / .csv.gz, a directory holding one, or image folders (required; no default)",
     )
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"], help="(default: test)")
+    parser.add_argument(
+        "--labels",
+        default=DEFAULT_LABEL_MODE,
+        choices=tuple(LABEL_MODES),
+        help="labels to score against: fer2013, or FER+'s (ferplus-majority, ferplus-soft; a FER2013 CSV and "
+        "its fer2013new.csv) (default: fer2013)",
+    )
+    parser.add_argument(
+        "--ferplus",
+        metavar="PATH",
+        help="the FER+ vote file fer2013new.csv of --labels ferplus-* (default: the one beside the FER2013 CSV, "
+        "or in ../ferplus/ of the CSV's directory)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file (default: print only)")
     parser.add_argument(
         "--data-dir", metavar="DIR", help="prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)"
@@ -55,11 +82,20 @@ def _evaluate(args: argparse.Namespace) -> None:
     from model_zoo.artifacts import artifact_path
     from model_zoo.pretrained import pretrained_artifacts_dir
     from pipeline.evaluate import evaluate  # TensorFlow loads here
-    from pipeline.metrics import format_metrics
+    from pipeline.metrics import format_label_figures, format_metrics
 
     model = args.model or str(artifact_path(pretrained_artifacts_dir(), "keras"))
-    result = evaluate(model, args.data, args.split, args.data_dir, args.batch_size, args.skip_bad_rows)
-    print(format_metrics(result, title=f"{result['model']} ({result['backend']}) on {args.split} of {args.data}"))
+    result = evaluate(
+        model, args.data, args.split, args.data_dir, args.batch_size, args.skip_bad_rows, args.labels, args.ferplus
+    )
+    title = (
+        f"{result['model']} ({result['backend']}, {len(result['model_classes'])} classes) on {args.split} of "
+        f"{args.data}, {args.labels} labels"
+    )
+    print(format_metrics(result, title=title))
+    extra = format_label_figures(result)
+    if extra:
+        print(extra)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
         print(f"wrote {args.json}")

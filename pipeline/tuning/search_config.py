@@ -15,7 +15,7 @@ from typing import Any
 
 from fer_runtime.atomic_files import write_text_atomic
 from model_zoo.precision import PRECISIONS
-from pipeline.config import PRESETS, TrainConfig, changed_settings, option, resolve_config
+from pipeline.config import PRESETS, TrainConfig, changed_since, option, resolve_config
 from pipeline.tuning.search_space import BASE_SHAPES, HYPERPARAMETER_NAMES, HYPERPARAMETER_VALID_RANGES
 
 TUNERS = ("random", "hyperband", "bayesian")
@@ -185,8 +185,7 @@ def check_project_dir(project_dir: Path, config: SearchConfig, role: str) -> Non
     if saved_path.exists():
         may_change = RESUMABLE_CHANGES | (WORKER_MAY_DIFFER if role == "worker" else frozenset())
         # A setting added since the search started (preset, say) counts as its default there.
-        saved = json.loads(saved_path.read_text())
-        changed = changed_settings(saved, config.to_dict(), SearchConfig().to_dict(), may_change)
+        changed = changed_since(saved_path, config.to_dict(), SearchConfig().to_dict(), may_change)
         if changed:
             raise ProjectDirError(
                 f"{project_dir} holds a search with other settings ({', '.join(changed)}). Pass another "

@@ -13,8 +13,7 @@ and serving rely on:
 How a new architecture gets tested: write its builder in a module of ``model_zoo``, decorate
 it with ``@register_model`` and add the module to ``model_zoo.registry.ARCHITECTURE_MODULES``;
 nothing else. Its defaults are used; a builder that cannot be built with its defaults (or
-would be too slow to convert) gets its keyword arguments in ``BUILD_KWARGS`` below, and one that
-needs another learning rate for the fixture's few steps gets it in ``FIT_LEARNING_RATE``.
+would be too slow to convert) gets its keyword arguments in ``BUILD_KWARGS`` below.
 """
 
 from __future__ import annotations
@@ -26,11 +25,10 @@ from model_zoo import create_model, list_models
 from model_zoo.constants import FACE_SHAPE, NUM_CLASSES
 
 # Builder keyword arguments per model name; every model not listed is built with {} (its defaults).
-BUILD_KWARGS: dict[str, dict] = {}
-# Adam's learning rate for the few fixture steps, per model name (default 3e-3). Enough for the model to answer faces
-# differently under every seed: seed_cnn_tiny needs 1e-2 (its spread over _faces() was 0.06-0.68 for seeds 0-6,
-# against 0.006-0.37 at 5e-3), while seed_cnn saturates at 1e-2 (one class for every face).
-FIT_LEARNING_RATE: dict[str, float] = {"seed_cnn_tiny": 1e-2}
+BUILD_KWARGS: dict[str, dict] = {
+    # The contract is the graph's, not the width's: a narrow VGG13 checks it in a tenth of the time.
+    "vgg13": {"filters": (8, 16, 16, 32), "dense_units": (32,), "conv_dropout": 0.1, "dense_dropout": 0.1},
+}
 
 SHAPES = [(2, 48, 48, 1), (1, 64, 80, 3), (3, 30, 41, 1), (2, 100, 72, 3)]
 
@@ -56,14 +54,19 @@ def model(request, test_seed):
     """
     import keras
 
+    from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
     from tests.fer_fixtures import make_examples
 
     keras.utils.set_random_seed(test_seed)
     model = create_model(request.param, **BUILD_KWARGS.get(request.param, {}))
     images, labels = make_examples({"train": 192}, seed=3)["train"]
-    learning_rate = FIT_LEARNING_RATE.get(request.param, 3e-3)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy")
-    model.fit(images[..., None], labels, epochs=4, batch_size=32, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
+    model.fit(images[..., None], labels, epochs=2, batch_size=32, verbose=0)
+    # After a dozen steps BatchNorm's moving statistics are still mostly their initial values, and the model
+    # answered every face alike at inference under some seeds (spread 0.0015 for seed_cnn_tiny at seed 1): the
+    # test below then failed at random. Recomputed on the training faces, they give every model under seeds 0-5 a
+    # spread of 0.4-0.9.
+    recalibrate_batchnorm(model, images[..., None])
     return model
 
 

@@ -5,11 +5,20 @@ import time
 import numpy as np
 import pytest
 
+from model_zoo.constants import CLASS_NAMES
 from pipeline import fer2013_dataset
 from pipeline.fer2013_dataset import load_fer2013, resolve_data_dir
 from pipeline.fer2013_sources import BadRowError, MissingDataError, find_source
-from pipeline.input_pipeline import dataset_to_arrays
-from tests.fer_fixtures import ROOT, make_examples, write_csv, write_image_folders
+from pipeline.ferplus_labels import FerPlusError, MissingFerPlusError
+from pipeline.input_pipeline import dataset_to_arrays, examples_to_arrays
+from tests.fer_fixtures import (
+    ROOT,
+    ferplus_rows,
+    make_examples,
+    write_csv,
+    write_ferplus_csv,
+    write_image_folders,
+)
 
 COUNTS = {"train": 21, "validation": 14, "test": 7}
 
@@ -214,3 +223,148 @@ def test_limited_cuts_train_and_the_eval_splits_separately(fer_csv, data_dir):
     for no_limit in (None, 0):
         whole = data.limited(no_limit, no_limit)
         assert {name: len(dataset_to_arrays(ds)[1]) for name, ds in whole.items()} == data.num_examples
+
+
+# --- FER+ labels ------------------------------------------------------------------------------------------
+
+FERPLUS_COUNTS = {"train": 30, "validation": 20}  # the shared pair's layout: no PrivateTest rows
+# The label each generated kind gets (FER2013 label of the face: "own"), or why it is left out, per mode.
+EXPECTED_KIND = {
+    "ferplus-majority": {
+        "majority": "own",
+        "split": "unknown",
+        "removed": "empty image name",
+        "no-majority": "unknown",
+        "contempt": 7,
+        "not-a-face": "not a face",
+    },
+    "ferplus-soft": {
+        "majority": "own",
+        "split": "own",
+        "removed": "empty image name",
+        "no-majority": "unknown",
+        "contempt": 7,
+        "not-a-face": "not a face",
+    },
+}
+
+
+def _expected_ferplus(examples, mode):
+    """Per split: the sorted (label, FER2013 label) pairs kept, and the rows left out by reason."""
+    kept, left_out = {}, {}
+    for split, kind, label in ferplus_rows(examples):
+        outcome = EXPECTED_KIND[mode][kind]
+        if isinstance(outcome, str) and outcome != "own":
+            left_out.setdefault(split, {}).setdefault(outcome, 0)
+            left_out[split][outcome] += 1
+        else:
+            kept.setdefault(split, []).append((label if outcome == "own" else outcome, label))
+    return {split: sorted(pairs) for split, pairs in kept.items()}, left_out
+
+
+def _shared_pair(root, examples):
+    """``root/fer2013/fer2013.csv`` and ``root/ferplus/fer2013new.csv``, as the shared data lie."""
+    fer = write_csv(root / "fer2013" / "fer2013.csv", examples)
+    write_ferplus_csv(root / "ferplus" / "fer2013new.csv", examples)
+    return fer
+
+
+@pytest.mark.parametrize("mode", ["ferplus-majority", "ferplus-soft"])
+def test_ferplus_labels_follow_the_rules_and_count_what_they_leave_out(tmp_path, mode):
+    examples = make_examples(FERPLUS_COUNTS, seed=12)
+    fer = _shared_pair(tmp_path / "data", examples)
+    data = load_fer2013(fer, tmp_path / "cache", labels=mode)  # the FER+ file found in ../ferplus/
+    assert data.label_mode == mode and data.class_names[-1] == "Contempt" and len(data.class_names) == 8
+    assert data.ferplus == (tmp_path / "data" / "ferplus" / "fer2013new.csv").resolve()
+    kept, left_out = _expected_ferplus(examples, mode)
+    assert data.excluded == left_out
+    assert data.num_examples == {split: len(pairs) for split, pairs in kept.items()}
+    for split in FERPLUS_COUNTS:
+        ex = examples_to_arrays(data.examples[split])
+        assert sorted(zip(ex["label"].tolist(), ex["fer2013_label"].tolist())) == kept[split]
+        assert ex["soft_label"].shape == (len(kept[split]), 8) and ex["soft_label"].dtype == np.float32
+        np.testing.assert_allclose(ex["soft_label"].sum(axis=1), 1.0, rtol=1e-6)
+        np.testing.assert_array_equal(ex["soft_label"].argmax(axis=1), ex["label"])
+        # The (image, label) pairs hold the same faces, in the same order.
+        images, labels = dataset_to_arrays(data.split(split))
+        np.testing.assert_array_equal(labels, ex["label"])
+        np.testing.assert_array_equal(images, ex["image"])
+    targets = dataset_to_arrays(data.targets("train"))[1]
+    train = examples_to_arrays(data.examples["train"])
+    if mode == "ferplus-soft":  # a soft mode trains on the distributions, which are not all one-hot
+        np.testing.assert_array_equal(targets, train["soft_label"])
+        assert (train["soft_label"].max(axis=1) < 1).any()
+    else:
+        np.testing.assert_array_equal(targets, train["label"])
+        assert (train["soft_label"].max(axis=1) == 1).all()
+
+
+def test_ferplus_with_a_complete_fer2013_file_beside_it(tmp_path):
+    examples = make_examples({"train": 20, "validation": 10, "test": 10}, seed=13)
+    fer = write_csv(tmp_path / "kaggle" / "fer2013.csv.gz", examples)
+    write_ferplus_csv(tmp_path / "kaggle" / "fer2013new.csv", examples)
+    data = load_fer2013(tmp_path / "kaggle", tmp_path / "cache", labels="ferplus-majority")
+    kept, left_out = _expected_ferplus(examples, "ferplus-majority")
+    assert set(data.splits) == {"train", "validation", "test"}
+    assert data.num_examples == {split: len(pairs) for split, pairs in kept.items()}
+    assert data.excluded == left_out
+    # An explicit path (file or directory) overrides the one found.
+    other = write_ferplus_csv(tmp_path / "elsewhere" / "fer2013new.csv", examples)
+    assert load_fer2013(fer, tmp_path / "cache", labels="ferplus-soft", ferplus=other.parent).ferplus == other
+
+
+def test_ferplus_rows_that_do_not_line_up_are_an_error_naming_both_files(tmp_path):
+    examples = make_examples({"train": 10, "validation": 5, "test": 5}, seed=14)
+    fer = write_csv(tmp_path / "fer2013.csv", examples)
+    # A FER+ file of the shared pair (no PrivateTest rows) beside a complete FER2013 file.
+    without_test = {k: examples[k] for k in ("train", "validation")}
+    shared = write_ferplus_csv(tmp_path / "shared" / "fer2013new.csv", without_test)
+    with pytest.raises(FerPlusError, match=f"{shared} has 15 rows but {fer} has 20"):
+        load_fer2013(fer, tmp_path / "cache", labels="ferplus-majority", ferplus=shared)
+    usages = {"train": "Training", "validation": "PrivateTest", "test": "PublicTest"}
+    swapped = write_ferplus_csv(tmp_path / "swapped" / "fer2013new.csv", examples, usages=usages)
+    with pytest.raises(FerPlusError, match=f"Data row 11 is 'PublicTest' in {fer} but 'PrivateTest' in {swapped}"):
+        load_fer2013(fer, tmp_path / "cache", labels="ferplus-soft", ferplus=swapped)
+
+
+def test_ferplus_needs_a_csv_and_a_ferplus_file(tmp_path):
+    examples = make_examples({"train": 7}, seed=15)
+    fer = write_csv(tmp_path / "fer2013.csv", examples)
+    with pytest.raises(MissingFerPlusError, match="no fer2013new.csv beside .*--ferplus"):
+        load_fer2013(fer, tmp_path / "cache", labels="ferplus-majority")
+    with pytest.raises(ValueError, match="with --labels fer2013; pass --labels ferplus-majority or ferplus-soft"):
+        load_fer2013(fer, tmp_path / "cache", ferplus=write_ferplus_csv(tmp_path / "fer2013new.csv", examples))
+    with pytest.raises(ValueError, match="Unknown label mode 'ferplus'; choose one of fer2013, ferplus-majority"):
+        load_fer2013(fer, tmp_path / "cache", labels="ferplus")
+    folders = write_image_folders(tmp_path / "kaggle", examples)
+    with pytest.raises(ValueError, match="needs FER2013 as a CSV .* image-folder tree"):
+        load_fer2013(folders, tmp_path / "cache", labels="ferplus-soft", ferplus=tmp_path / "fer2013new.csv")
+
+
+def test_each_label_mode_is_its_own_prepared_copy(tmp_path, monkeypatch):
+    examples = make_examples(FERPLUS_COUNTS, seed=16)
+    fer = _shared_pair(tmp_path / "data", examples)
+    plain = load_fer2013(fer, tmp_path / "cache")
+    # FER2013 labels are prepared as before FER+ existed: the same copy, 7 classes, the source's labels.
+    assert plain.prepared_dir.parent.name == f"csv-{find_source(fer).fingerprint()}"
+    assert plain.class_names == CLASS_NAMES and plain.excluded == {} and plain.num_examples == FERPLUS_COUNTS
+    assert set(plain.examples["train"].element_spec) == {"image", "label"}
+    majority = load_fer2013(fer, tmp_path / "cache", labels="ferplus-majority")
+    soft = load_fer2013(fer, tmp_path / "cache", labels="ferplus-soft")
+    assert len({plain.prepared_dir, majority.prepared_dir, soft.prepared_dir}) == 3
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the source was read again although it is prepared")
+
+    monkeypatch.setattr(fer2013_dataset, "read_examples", no_reading)
+    for mode, first in (("fer2013", plain), ("ferplus-majority", majority), ("ferplus-soft", soft)):
+        again = load_fer2013(fer, tmp_path / "cache", labels=mode)
+        assert again.prepared_dir == first.prepared_dir and again.excluded == first.excluded
+    monkeypatch.undo()
+    # New FER+ votes (the same FER2013 file) are a new copy in the FER+ modes only.
+    path = tmp_path / "data" / "ferplus" / "fer2013new.csv"
+    path.write_text(path.read_text().replace("Training,fer0000000.png,", "Training,,", 1))
+    changed = load_fer2013(fer, tmp_path / "cache", labels="ferplus-majority")
+    assert changed.prepared_dir != majority.prepared_dir
+    assert changed.excluded["train"]["empty image name"] == majority.excluded["train"]["empty image name"] + 1
+    assert load_fer2013(fer, tmp_path / "cache").prepared_dir == plain.prepared_dir

@@ -100,3 +100,27 @@ def test_class_weights():
     assert sqrt[1] / sqrt[3] == pytest.approx(np.sqrt(balanced[1] / balanced[3]))
     with pytest.raises(ValueError, match="none, balanced or sqrt"):
         compute_class_weights(labels, "inverse")
+
+
+def test_soft_targets_pass_through_and_class_indices_become_one_hot_of_their_mode():
+    images, _ = _faces()
+    soft = np.random.default_rng(1).dirichlet(np.ones(8), size=len(images)).astype(np.float32)
+    soft_config = resolve_config("seed", {"labels": "ferplus-soft", "augment": False, "batch_size": 8})
+    ds = tf.data.Dataset.from_tensor_slices((images, soft))
+    got_images, got = next(iter(make_train_dataset(ds, soft_config)))
+    order = [next(i for i, x in enumerate(images) if np.array_equal(x, g)) for g in got_images.numpy()]
+    np.testing.assert_array_equal(got.numpy(), soft[order])  # shuffled together, unchanged
+    _, evaluated = next(iter(make_eval_dataset(ds, batch_size=8, label_smoothing=0.1, num_classes=8)))
+    np.testing.assert_array_equal(evaluated.numpy(), soft)
+    smoothed = resolve_config("seed", {"labels": "ferplus-majority", "label_smoothing": 0.1, "batch_size": 8})
+    labels = np.arange(8, dtype=np.int64)
+    _, one_hot = next(iter(make_train_dataset(tf.data.Dataset.from_tensor_slices((images, labels)), smoothed)))
+    assert one_hot.shape == (8, 8) and sorted(one_hot.numpy().argmax(axis=1).tolist()) == list(range(8))
+
+
+def test_class_weights_of_8_classes():
+    labels = np.array([7] * 2 + [0] * 8 + [6] * 10)
+    weights = compute_class_weights(labels, "balanced", num_classes=8)
+    assert sorted(weights) == list(range(8)) and weights[7] == pytest.approx(5 * weights[6])
+    with pytest.raises(ValueError, match="class weights of 7 classes need labels 0-6; got 7"):
+        compute_class_weights(labels, "balanced")

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.cli.train import build_parser, main
 from pipeline.config import TrainConfig, resolve_config
-from tests.fer_fixtures import ROOT
+from tests.fer_fixtures import ROOT, ferplus_rows
 
 
 def _smoke_args(fer_csv, data_dir, run_dir) -> list[str]:
@@ -284,3 +284,109 @@ def test_mixed_bfloat16_training_saves_float32_models(tmp_path, fer_csv, data_di
     assert copy.get_layer("block1_conv1").dtype_policy.name == "float32" and not copy.compiled
     assert np.allclose(copy.predict(faces, verbose=0), probs, atol=1e-6)
     assert np.abs(mixed.predict(faces, verbose=0) - probs).max() < 0.05
+
+
+# --- FER+ labels: 8-class models ------------------------------------------------------------------------
+
+
+def _ferplus_kept(examples, mode):
+    """Per split, the number of generated faces that ``mode`` keeps (see ``tests.fer_fixtures.FERPLUS_KINDS``)."""
+    left_out = {"ferplus-majority": {"split", "removed", "no-majority", "not-a-face"}}.get(
+        mode, {"removed", "no-majority", "not-a-face"}
+    )
+    kept: dict[str, int] = {}
+    for split, kind, _ in ferplus_rows(examples):
+        kept[split] = kept.get(split, 0) + (kind not in left_out)
+    return kept
+
+
+def test_soft_label_smoke_run_trains_an_8_class_model(soft_run, ferplus_csv, data_dir, examples):
+    from model_zoo import load_model
+    from model_zoo.constants import FERPLUS_CLASS_NAMES, read_labels
+    from pipeline.fer2013_dataset import load_fer2013
+    from pipeline.input_pipeline import examples_to_arrays
+
+    assert read_labels(soft_run) == FERPLUS_CLASS_NAMES
+    config = json.loads((soft_run / "config.json").read_text())
+    assert config["labels"] == "ferplus-soft" and config["class_weight"] == "balanced" and config["ferplus"] is None
+    info = json.loads((soft_run / "run_info.json").read_text())
+    kept = _ferplus_kept(examples, "ferplus-soft")
+    assert info["labels"] == "ferplus-soft" and info["examples"] == kept
+    assert info["ferplus_source"] == str((ferplus_csv.parent / "fer2013new.csv").resolve())
+    assert info["left_out_rows"]["validation"] == {"empty image name": 4, "unknown": 4, "not a face": 4}
+    model = load_model(soft_run / "best.keras")
+    assert model.output_shape == (None, 8)
+    metrics = json.loads((soft_run / "metrics.json").read_text())
+    val = metrics["splits"]["validation"]
+    assert val["n"] == kept["validation"] and list(val["per_class"]) == list(FERPLUS_CLASS_NAMES)
+    assert np.array(val["confusion_matrix"]).shape == (8, 8) and np.array(val["confusion_matrix"]).sum() == val["n"]
+    assert val["per_class"]["Contempt"]["support"] == 4  # the generated contempt faces of validation
+    assert list(val["fer2013_labels"]["per_class"]) == list(FERPLUS_CLASS_NAMES[:7])
+    assert val["fer2013_labels"]["n"] == val["n"] and val["ferplus_7_emotions"]["n"] == val["n"] - 4
+    # Calibration: the cross-entropy against the vote distributions, never below their own entropy.
+    ex = examples_to_arrays(load_fer2013(ferplus_csv, data_dir, labels="ferplus-soft").examples["validation"])
+    probs = model.predict(ex["image"], verbose=0)
+    by_hand = -(ex["soft_label"] * np.log(np.clip(probs, 1e-7, 1))).sum(axis=1).mean()
+    assert val["soft_label_cross_entropy"] == pytest.approx(by_hand, rel=1e-4)
+    assert val["soft_label_cross_entropy"] > val["soft_label_entropy"] > 0
+    assert val["accuracy"] == pytest.approx(np.mean(probs.argmax(axis=1) == ex["label"]))
+    with open(soft_run / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # Validation saw the soft targets: its loss is the cross-entropy against them (of the last epoch's model).
+    assert {"val_loss", "val_accuracy"} <= set(rows[0]) and len(rows) == 2
+
+
+@pytest.mark.slow  # a second 8-class training run (test_recipe fits majority targets in seconds): 15 s on 2 cores
+def test_majority_labels_with_label_smoothing_and_class_weights(tmp_path, ferplus_csv, data_dir, examples):
+    from model_zoo import load_model
+    from pipeline.train import train
+
+    overrides = {
+        "data": str(ferplus_csv),
+        "data_dir": str(data_dir),
+        "labels": "ferplus-majority",
+        "label_smoothing": 0.1,
+        "class_weight": "sqrt",
+        "epochs": 1,
+        "verbose": 0,
+    }
+    metrics = train(resolve_config("smoke", overrides), tmp_path / "majority")
+    assert load_model(tmp_path / "majority" / "model.keras").output_shape == (None, 8)
+    kept = _ferplus_kept(examples, "ferplus-majority")
+    assert {name: m["n"] for name, m in metrics["splits"].items()} == kept
+    assert "soft_label_cross_entropy" not in metrics["splits"]["test"]  # majority labels have no soft target
+    assert (tmp_path / "majority" / "labels.txt").read_text().splitlines()[-1] == "Contempt"
+
+
+def test_a_run_finished_before_label_modes_existed_is_still_finished(smoke_run, fer_csv, data_dir, tmp_path):
+    import shutil
+
+    old_run = tmp_path / "old"
+    shutil.copytree(smoke_run, old_run)
+    config = json.loads((old_run / "config.json").read_text())
+    for added in ("labels", "ferplus"):
+        del config[added]
+    (old_run / "config.json").write_text(json.dumps(config))
+    (old_run / "labels.txt").unlink()
+    before = (old_run / "model.keras").stat().st_mtime_ns
+    assert main(_smoke_args(fer_csv, data_dir, old_run)) == 0
+    assert (old_run / "model.keras").stat().st_mtime_ns == before
+    # Asking for FER+ labels is another configuration.
+    assert main([*_smoke_args(fer_csv, data_dir, old_run), "--labels", "ferplus-majority"]) == 2
+
+
+def test_label_options_reach_the_config_and_are_checked(tmp_path, capsys):
+    args = vars(build_parser().parse_args(["--labels", "ferplus-soft", "--ferplus", "/data/fer2013new.csv"]))
+    args.pop("preset")
+    args.pop("run_dir")
+    config = resolve_config("seed", args)
+    assert (config.labels, config.ferplus, config.soft_targets) == ("ferplus-soft", "/data/fer2013new.csv", True)
+    assert resolve_config("seed").labels == "fer2013" and not resolve_config("seed").soft_targets
+    assert resolve_config("ship").soft_targets  # label smoothing: distributions too
+    with pytest.raises(ValueError, match="with labels 'fer2013' it is not used. Pass --labels ferplus-majority"):
+        resolve_config("seed", {"ferplus": "/data/fer2013new.csv"})
+    with pytest.raises(ValueError, match="must not set num_classes: the label mode decides it"):
+        resolve_config("seed", {"model_kwargs": {"num_classes": 8}})
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--labels", "ferplus"])
+    assert "invalid choice: 'ferplus'" in capsys.readouterr().err

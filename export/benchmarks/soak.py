@@ -1,0 +1,414 @@
+"""Soak test of the demo: many ``analyze`` calls in a row, watching the server's memory and cache for growth.
+
+    python -m export.cli.soak --requests 10000 --json soak.json
+
+Starts ``fer-demo`` (``python -m serving_demo.app``) as its own process on a free loopback port, with its own
+Gradio cache directory (``GRADIO_TEMP_DIR``) and a short ``--cache-expiry``, and waits for ``/healthz``. A few
+clients (``gradio_client``, one thread each) then send ``requests`` calls between them, each with a photo no other
+call sends (the example photo with the call's number stamped in a corner): identical uploads and results would
+share one cache file and hide growth. Every ``sample_every`` calls it samples the server process's resident memory
+(RSS) and the cache directory's disk use, files and folders. After the calls it waits until everything the calls
+left in the cache has expired and samples once more (``settled``).
+
+Growth after warm-up, per measure: the mean of the last quarter of the samples taken after warm-up against the
+mean of their first quarter, in percent. Warm-up ends at the first sample taken after ``warmup`` calls and after
+the cache's first full expiry cycle (expiry plus clean-up interval), when the cache can have reached its steady
+size. Means over a quarter of the samples smooth the saw-tooth of the periodic clean-up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from export.benchmarks.demo_load import percentile
+from serving_demo import EXAMPLES_DIR
+from serving_demo.local_server import free_port
+
+DEFAULT_IMAGE = EXAMPLES_DIR / "astronaut.jpg"
+API_NAME = "/analyze"
+MEASURES = ("rss_bytes", "cache_bytes", "cache_files", "cache_dirs")
+MAX_MESSAGES = 5  # distinct failure messages kept in the result
+_STAMP_BITS = 24  # the call number, as a row of black or white 8x8 squares in the photo's top-left corner
+
+
+def process_rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid``, in bytes (Linux ``/proc``, else ``psutil``).
+
+    Raises:
+        OSError: if the process is gone or its memory cannot be read.
+    """
+    status = Path(f"/proc/{pid}/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    import psutil  # not on Linux: psutil, if installed
+
+    try:
+        return psutil.Process(pid).memory_info().rss
+    except psutil.Error as e:
+        raise OSError(f"cannot read the memory of process {pid}: {e}") from e
+
+
+def cache_usage(cache_dir: str | Path) -> dict[str, int]:
+    """What a cache directory holds: ``cache_bytes`` (disk use of its files and folders, as ``du``),
+    ``cache_files`` and ``cache_dirs`` (the directory itself not counted). Entries that vanish meanwhile are skipped.
+    """
+    used, files, dirs = 0, 0, 0
+    for root, dirnames, filenames in os.walk(cache_dir):
+        for name in dirnames + filenames:
+            try:
+                stat = os.lstat(os.path.join(root, name))
+            except FileNotFoundError:
+                continue
+            used += stat.st_blocks * 512
+        files += len(filenames)
+        dirs += len(dirnames)
+    return {"cache_bytes": used, "cache_files": files, "cache_dirs": dirs}
+
+
+class DistinctPhotos:
+    """Copies of one photo that differ from each other: call ``i`` gets ``i`` stamped in the top-left corner.
+
+    Args:
+        image: The photo (any format OpenCV reads), at least 192 x 8 pixels.
+
+    Raises:
+        OSError: if ``image`` cannot be read as an image.
+    """
+
+    def __init__(self, image: str | Path):
+        import cv2
+
+        self.pixels = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        if self.pixels is None:
+            raise OSError(f"cannot read {image} as an image")
+
+    def write(self, number: int, path: str | Path) -> Path:
+        """Write copy ``number`` (taken modulo 2**24) to ``path`` as a JPEG and return ``path``."""
+        import cv2
+
+        pixels = self.pixels.copy()
+        for bit in range(_STAMP_BITS):
+            pixels[0:8, bit * 8 : bit * 8 + 8] = 255 if (number >> bit) & 1 else 0
+        ok, encoded = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise OSError("the photo could not be encoded as JPEG")
+        Path(path).write_bytes(encoded.tobytes())
+        return Path(path)
+
+
+def _http_json(url: str, timeout: float) -> dict:
+    import json
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+@contextmanager
+def demo_process(
+    cache_dir: str | Path,
+    cache_expiry: int,
+    server_options: list[str] | None = None,
+    log_path: str | Path | None = None,
+    startup_timeout: float = 180,
+) -> Iterator[tuple[subprocess.Popen, str, dict]]:
+    """``fer-demo`` in its own process on a free 127.0.0.1 port, with its own cache directory, for the block.
+
+    Args:
+        cache_dir: The server's Gradio cache (``GRADIO_TEMP_DIR``); created if missing.
+        cache_expiry: The server's ``--cache-expiry`` in seconds.
+        server_options: More ``fer-demo`` options (``--artifacts``, ``--backend``, ...).
+        log_path: Where the server's output goes (default: discarded).
+        startup_timeout: Seconds allowed until ``/healthz`` answers.
+
+    Yields:
+        ``(process, url, health)``: the server process, its root URL and its ``/healthz`` answer.
+
+    Raises:
+        RuntimeError: if the server exits or does not answer ``/healthz`` in time (with the end of its log).
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("FER_DEMO_AUTH", "FER_DEMO_AUTH_FILE")}
+    env["GRADIO_TEMP_DIR"] = str(cache_dir)
+    command = [sys.executable, "-m", "serving_demo.app", "--port", str(port), "--cache-expiry", str(cache_expiry)]
+    command += server_options or []
+    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"the demo exited with status {process.returncode}{_log_tail(log_path)}")
+            try:
+                health = _http_json(url + "healthz", timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the demo did not answer /healthz in {startup_timeout:.0f} s") from None
+                time.sleep(0.5)
+        yield process, url, health
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+def _log_tail(log_path: str | Path | None, lines: int = 5) -> str:
+    if not log_path or not Path(log_path).exists():
+        return ""
+    tail = Path(log_path).read_text(errors="replace").strip().splitlines()[-lines:]
+    return ": " + " | ".join(tail) if tail else ""
+
+
+def growth_after_warmup(samples: list[dict], measures: tuple[str, ...] = MEASURES) -> dict[str, float | None]:
+    """Growth of each measure over ``samples`` (those after warm-up): last quarter's mean vs first quarter's, in %.
+
+    Returns:
+        ``{measure: percent}``; None where there are fewer than two samples or the first quarter's mean is 0.
+    """
+    if len(samples) < 2:
+        return {m: None for m in measures}
+    window = max(1, len(samples) // 4)
+    growth: dict[str, float | None] = {}
+    for measure in measures:
+        first = sum(s[measure] for s in samples[:window]) / window
+        last = sum(s[measure] for s in samples[-window:]) / window
+        growth[measure] = round((last - first) / first * 100, 2) if first else None
+    return growth
+
+
+def run_soak(
+    requests: int = 10_000,
+    clients: int = 4,
+    sample_every: int | None = None,
+    warmup: int | None = None,
+    cache_expiry: int = 30,
+    image: str | Path = DEFAULT_IMAGE,
+    server_options: list[str] | None = None,
+    settle: bool = True,
+    timeout: float = 120,
+) -> dict:
+    """Start a demo process, send it ``requests`` distinct ``analyze`` calls from ``clients`` clients, and sample it.
+
+    Args:
+        requests: Calls in all, shared between the clients.
+        clients: Concurrent clients, each a ``gradio_client.Client`` in its own thread.
+        sample_every: Calls between two samples (default: a fiftieth of ``requests``, at least 1).
+        warmup: Calls before growth is measured (default: a fifth of ``requests``); warm-up also lasts at least
+            one full cache expiry cycle.
+        cache_expiry: The server's ``--cache-expiry`` in seconds.
+        image: The photo the calls send, stamped with each call's number.
+        server_options: More ``fer-demo`` options (``--artifacts``, ``--backend``, ``--detector``).
+        settle: After the calls, wait until everything they cached has expired (twice the expiry cycle, since an
+            emptied folder is removed one expiry after its last file) and take the ``settled`` sample.
+        timeout: Seconds allowed for each call.
+
+    Returns:
+        A dict: ``requests``, ``clients``, ``sample_every``, ``warmup_requests``, ``warmup_s``, ``cache_expiry_s``,
+        ``cleanup_every_s``, ``image``, ``server`` (its ``/healthz`` answer), ``ok``, ``failures``,
+        ``failure_messages``, ``wall_s``, ``requests_per_sec``, ``p50_ms``, ``p95_ms``, ``baseline`` (a sample
+        before the first call), ``samples`` (each: ``requests`` done, ``elapsed_s``, ``rss_bytes``,
+        ``cache_bytes``, ``cache_files``, ``cache_dirs``), ``settled`` (or None), ``peak`` (the largest value of
+        each measure over the samples), ``growth_pct`` (``growth_after_warmup`` of the samples after warm-up) and
+        ``growth_method``.
+
+    Raises:
+        ValueError: if ``requests``, ``clients``, ``sample_every`` or ``cache_expiry`` is below 1.
+        OSError: if ``image`` cannot be read.
+        RuntimeError: if the demo does not start.
+    """
+    from serving_demo.cache_expiry import CacheExpiry
+
+    if min(requests, clients, cache_expiry) < 1 or (sample_every is not None and sample_every < 1):
+        raise ValueError("requests, clients, sample_every and cache_expiry must be at least 1")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio_client is imported
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from gradio_client import Client, handle_file
+
+    sample_every = sample_every or max(1, requests // 50)
+    warmup = requests // 5 if warmup is None else warmup
+    cycle_s = cache_expiry + CacheExpiry(cache_expiry).every_s
+    photos = DistinctPhotos(image)
+    latencies: list[float] = []
+    failures: list[str] = []
+    samples: list[dict] = []
+    lock = threading.Lock()
+    state = {"next": 0, "done": 0}
+
+    with tempfile.TemporaryDirectory(prefix="fer-soak-") as work:
+        work_dir = Path(work)
+        with demo_process(work_dir / "cache", cache_expiry, server_options, log_path=work_dir / "server.log") as (
+            process,
+            url,
+            health,
+        ):
+            began = time.perf_counter()
+
+            def sample(done: int) -> dict:
+                return {
+                    "requests": done,
+                    "elapsed_s": round(time.perf_counter() - began, 2),
+                    "rss_bytes": process_rss_bytes(process.pid),
+                    **cache_usage(work_dir / "cache"),
+                }
+
+            baseline = sample(0)
+            start = threading.Barrier(clients + 1)
+
+            def worker(number: int) -> None:
+                client_dir = work_dir / f"client{number}"
+                client_dir.mkdir()
+                try:
+                    client = Client(
+                        url,
+                        verbose=False,
+                        download_files=str(client_dir / "downloads"),
+                        httpx_kwargs={"timeout": timeout},
+                        analytics_enabled=False,
+                    )
+                except Exception as e:  # noqa: BLE001 - reported; the other clients take its calls
+                    with lock:
+                        failures.append(f"client setup: {type(e).__name__}: {e}")
+                    return
+                finally:
+                    start.wait()
+                try:
+                    while True:
+                        with lock:
+                            index = state["next"]
+                            state["next"] += 1
+                        if index >= requests:
+                            return
+                        photo = photos.write(index, client_dir / "photo.jpg")
+                        called = time.perf_counter()
+                        try:
+                            result = client.submit(handle_file(str(photo)), api_name=API_NAME).result(timeout=timeout)
+                            problem = _result_problem(result, client_dir / "downloads")
+                        except Exception as e:  # noqa: BLE001 - counted, not raised: the soak goes on
+                            problem = f"{type(e).__name__}: {str(e).strip() or repr(e)}"
+                        elapsed_ms = (time.perf_counter() - called) * 1000
+                        with lock:
+                            if problem:
+                                failures.append(problem)
+                            else:
+                                latencies.append(elapsed_ms)
+                            state["done"] += 1
+                            done = state["done"]
+                        if done % sample_every == 0 or done == requests:
+                            taken = sample(done)
+                            with lock:
+                                samples.append(taken)
+                finally:
+                    client.close()
+
+            threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+            for thread in threads:
+                thread.start()
+            start.wait()
+            began = time.perf_counter()
+            for thread in threads:
+                thread.join()
+            wall_s = time.perf_counter() - began
+            settled = None
+            if settle:
+                time.sleep(2 * cycle_s + 1)
+                settled = sample(state["done"])
+
+    samples.sort(key=lambda s: s["requests"])
+    after = [s for s in samples if s["requests"] >= warmup and s["elapsed_s"] >= cycle_s]
+    distinct = list(dict.fromkeys(failures))[:MAX_MESSAGES]
+    return {
+        "requests": requests,
+        "clients": clients,
+        "sample_every": sample_every,
+        "warmup_requests": after[0]["requests"] if after else None,
+        "warmup_s": after[0]["elapsed_s"] if after else None,
+        "cache_expiry_s": cache_expiry,
+        "cleanup_every_s": CacheExpiry(cache_expiry).every_s,
+        "image": str(image),
+        "server": health,
+        "ok": len(latencies),
+        "failures": len(failures),
+        "failure_messages": distinct,
+        "wall_s": round(wall_s, 2),
+        "requests_per_sec": round(requests / wall_s, 2) if wall_s > 0 else None,
+        "p50_ms": _round(percentile(latencies, 50)),
+        "p95_ms": _round(percentile(latencies, 95)),
+        "baseline": baseline,
+        "samples": samples,
+        "settled": settled,
+        "peak": {m: max(s[m] for s in samples) for m in MEASURES} if samples else None,
+        "growth_pct": growth_after_warmup(after),
+        "growth_method": "mean of the last quarter of the post-warm-up samples vs the mean of their first quarter",
+    }
+
+
+def _result_problem(result, downloads: Path) -> str | None:
+    """What is wrong with one ``analyze`` result, or None; removes the downloaded annotated photo either way."""
+    if not isinstance(result, (tuple, list)) or len(result) < 4:
+        return f"unexpected result: {result!r:.200}"
+    annotated, _label, faces, _readout = result[:4]
+    try:
+        if not annotated or not os.path.isfile(annotated) or os.path.getsize(annotated) == 0:
+            return f"no annotated photo downloaded: {annotated!r:.200}"
+        if not isinstance(faces, dict) or "faces" not in faces:
+            return f"faces output is not the analysis JSON: {faces!r:.200}"
+        return None
+    finally:
+        if annotated and Path(annotated).parent.parent == downloads:
+            shutil.rmtree(Path(annotated).parent, ignore_errors=True)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def format_table(result: dict) -> str:
+    """The samples as a text table (MiB for memory and disk), then the growth after warm-up and any failures."""
+    mib = 1024 * 1024
+    header = f"{'requests':>9}  {'elapsed s':>9}  {'RSS MiB':>8}  {'cache MiB':>9}  {'files':>6}  {'folders':>7}"
+    rows = [header]
+    named = [("start", result["baseline"])] + [("", s) for s in result["samples"]]
+    if result["settled"]:
+        named.append(("settled", result["settled"]))
+    for name, s in named:
+        rows.append(
+            f"{name or s['requests']:>9}  {s['elapsed_s']:>9.1f}  {s['rss_bytes'] / mib:>8.1f}  "
+            f"{s['cache_bytes'] / mib:>9.2f}  {s['cache_files']:>6}  {s['cache_dirs']:>7}"
+        )
+    growth = result["growth_pct"]
+
+    def pct(measure: str) -> str:
+        return "-" if growth[measure] is None else f"{growth[measure]:+.1f} %"
+
+    rows.append(
+        f"growth after warm-up ({result['warmup_requests']} requests, {result['warmup_s']} s): "
+        f"RSS {pct('rss_bytes')}, cache disk {pct('cache_bytes')}, files {pct('cache_files')}, "
+        f"folders {pct('cache_dirs')}"
+    )
+    rows.append(
+        f"{result['ok']} ok, {result['failures']} failed, {result['requests_per_sec']} req/s, "
+        f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms; cache expiry {result['cache_expiry_s']} s "
+        f"(clean-up every {result['cleanup_every_s']} s)"
+    )
+    rows += [f"  failure: {message}" for message in result["failure_messages"]]
+    return "\n".join(rows)

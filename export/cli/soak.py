@@ -1,0 +1,92 @@
+"""Soak test of the demo: memory and cache growth under sustained use (``export.benchmarks.soak``).
+
+    python -m export.cli.soak --requests 10000 --json soak.json
+    python -m export.cli.soak --requests 600 --clients 2 --cache-expiry 10 --backend tflite-fp32
+
+Starts ``fer-demo`` as its own process with its own cache directory, sends ``--requests`` distinct ``analyze``
+calls from ``--clients`` clients, samples the server's resident memory and its cache directory's disk use, files
+and folders every ``--sample-every`` calls, prints a table with the growth after warm-up in percent, and waits
+for the cache to expire once more at the end. Exits with status 1 when any call failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from fer_runtime.atomic_files import write_text_atomic
+from fer_runtime.command_line import CommandError, run_command
+from serving_demo.command_line import add_model_options
+
+PROG = "python -m export.cli.soak"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The soak test's argument parser."""
+    from export.benchmarks.soak import DEFAULT_IMAGE
+
+    parser = argparse.ArgumentParser(
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=10_000, help="analyze calls in all (default: %(default)s)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default: %(default)s)")
+    parser.add_argument(
+        "--sample-every", type=int, metavar="K", help="calls between two samples (default: a fiftieth of --requests)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        metavar="N",
+        help="calls before growth is measured (default: a fifth of --requests; at least one cache expiry cycle)",
+    )
+    parser.add_argument(
+        "--cache-expiry",
+        type=int,
+        default=30,
+        metavar="SECONDS",
+        help="the demo's --cache-expiry: short, so the cache reaches its steady size early (default: %(default)s)",
+    )
+    parser.add_argument("--image", default=str(DEFAULT_IMAGE), help="the photo to send (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds allowed per call (default: %(default)s)")
+    parser.add_argument(
+        "--no-settle", action="store_true", help="skip the final wait for the cache to expire and the last sample"
+    )
+    add_model_options(parser, defaults=False, note="passed to the demo")
+    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one soak test and print it; 0 if every call succeeded, 1 if any failed, 2 on bad input."""
+    args = build_parser().parse_args(argv)
+
+    def work() -> int:
+        from export.benchmarks.soak import format_table, run_soak
+
+        if min(args.requests, args.clients, args.cache_expiry) < 1 or (args.sample_every or 1) < 1:
+            raise CommandError("--requests, --clients, --sample-every and --cache-expiry must be at least 1")
+        model = {"--artifacts": args.artifacts, "--backend": args.backend, "--detector": args.detector}
+        server_options = [part for flag, value in model.items() if value for part in (flag, str(value))]
+        result = run_soak(
+            requests=args.requests,
+            clients=args.clients,
+            sample_every=args.sample_every,
+            warmup=args.warmup,
+            cache_expiry=args.cache_expiry,
+            image=args.image,
+            server_options=server_options,
+            settle=not args.no_settle,
+            timeout=args.timeout,
+        )
+        print(format_table(result))
+        if args.json:
+            write_text_atomic(Path(args.json), json.dumps(result, indent=2) + "\n")
+        return 1 if result["failures"] else 0
+
+    return run_command(PROG, work, errors=(OSError, RuntimeError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
