@@ -2,28 +2,35 @@
 
 Files -> find and cut out faces (a DoFn holding a recognizer per worker) -> RunInference over the faces with
 ``EmotionModelHandler`` (any backend of a fer-export directory, batched by Beam) -> faces regrouped with their
-frame -> records, written as JSON lines or CSV (one file), and unreadable files with the reason beside them.
+frame -> records, written as JSON lines or CSV (one file), and unreadable files with the reason beside them (a
+video that breaks midway or goes over a limit is skipped whole, as the local runner skips it).
 DirectRunner by default; any runner through Beam's own options (``--beam-runner FlinkRunner --flink_master ...``).
-Annotated copies, timelines and resuming belong to the local runner.
+The output is claimed, written under temporary names and moved into place at the end (``beam_output``). Annotated
+copies, timelines and resuming belong to the local runner.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from serving_demo.analysis.settings import RunSettings
+from serving_demo.analysis.beam_output import KEPT, BeamOutput
+from serving_demo.analysis.outputs import OutputError, failure_reason, output_error
+from serving_demo.analysis.settings import AnalysisOptions, RunSettings
 from serving_demo.analysis.sources import Source, find_sources
 
 FACES, SKIPPED = "faces", "skipped"
+OS_ERROR_TEXT = re.compile(r"\w*Error: \[Errno \d+\] ([^\[\n]+)")  # an OSError in a worker's traceback text
 
 
 class EmotionModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
@@ -84,7 +91,8 @@ class FindFaces(beam.DoFn):
     output, its faces (keyed by frame and face) on ``faces``, or the file and reason on ``skipped``.
 
     Args:
-        settings: ``{"artifacts", "backend", "detector", "every", "fps"}`` (see ``run_beam``).
+        settings: ``{"artifacts", "backend", "detector", "every", "fps", "max_video_seconds", "max_frame_pixels"}``
+            (see ``run_beam``).
     """
 
     def __init__(self, settings: dict):
@@ -96,6 +104,10 @@ class FindFaces(beam.DoFn):
 
         s = self.settings
         self.recognizer = EmotionRecognizer(s["artifacts"], backend=s["backend"], detector=s["detector"], num_threads=1)
+        self.options = AnalysisOptions(
+            every=s["every"], fps=s["fps"], max_video_seconds=s.get("max_video_seconds"),
+            max_frame_pixels=s.get("max_frame_pixels"),
+        )  # fmt: skip
 
     def process(self, source):  # no type hints: Beam would check its input and output against them
         """Find the faces of one file.
@@ -110,7 +122,7 @@ class FindFaces(beam.DoFn):
         from serving_demo.analysis.engine import READ_ERRORS, frames_of
 
         try:
-            for frame, time_s, image in frames_of(source, self.settings["every"], self.settings["fps"]):
+            for frame, time_s, image in frames_of(source, self.options):
                 found = self.recognizer.find_faces(image, "bgr" if frame is not None else "rgb")
                 key = f"{source.name}|{frame}"
                 boxes = [list(d.box.as_tuple()) for d in found.detections]
@@ -144,17 +156,23 @@ def assemble(grouped, class_names: list[str]) -> dict:  # grouped without a hint
 
 
 def build_pipeline(
-    pipeline: beam.Pipeline, sources: list[Source], settings: dict, class_names: list[str], output: str
+    pipeline: beam.Pipeline,
+    sources: list[Source],
+    settings: dict,
+    class_names: list[str],
+    output: str,
+    write_to: tuple[str, str] | None = None,
 ) -> None:
     """Add the analysis of ``sources`` to ``pipeline``, writing records to ``output`` (``.jsonl`` or ``.csv``) and
-    unreadable files to ``<output>.skipped.jsonl``.
+    unreadable files to ``<output>.skipped.jsonl`` (or both where ``write_to`` says).
 
     Args:
         pipeline: The pipeline to add to.
         sources: The files (``find_sources``).
         settings: The workers' settings (see ``run_beam``).
         class_names: The classifier's classes.
-        output: The records' file.
+        output: The records' file, whose extension gives the format.
+        write_to: Where to write the records and the skipped files instead (``BeamOutput`` staging names).
 
     Raises:
         ValueError: if ``output`` does not end in ``.jsonl`` or ``.csv``.
@@ -162,6 +180,7 @@ def build_pipeline(
     from serving_demo.analysis.records import csv_header, format_records, output_format
 
     fmt = output_format(output)
+    records_path, skipped_path = write_to or (output, BeamOutput(output).skipped)
     found = (
         pipeline
         | "Files" >> beam.Create(sources)
@@ -175,38 +194,96 @@ def build_pipeline(
         | "Classify" >> RunInference(handler)
         | "By frame" >> beam.MapTuple(lambda key, result: (key[0], (key[1], result.inference)))
     )
+    unreadable = found[SKIPPED] | "Unreadable" >> beam.Map(lambda skipped: (skipped["source"], skipped["error"]))
     records = (
         {"meta": found.meta, "probs": probs}
         | "Regroup" >> beam.CoGroupByKey()
         | "Records" >> beam.Map(assemble, class_names)
+        | "Whole files only" >> beam.Filter(lambda r, bad: r["source"] not in bad, beam.pvalue.AsDict(unreadable))
     )
     header = ",".join(csv_header(class_names)) if fmt == "csv" else None
     (
         records
         | "Format" >> beam.Map(lambda r: format_records([r], fmt, class_names).rstrip("\n"))
         | "Drop empty" >> beam.Filter(bool)  # a CSV row per face: frames without faces give none
-        | "Write" >> beam.io.WriteToText(output, shard_name_template="", num_shards=1, header=header)
+        | "Write" >> beam.io.WriteToText(records_path, shard_name_template="", num_shards=1, header=header)
     )
     (
         found[SKIPPED]
         | "Format skipped" >> beam.Map(json.dumps)
-        | "Write skipped" >> beam.io.WriteToText(output + ".skipped.jsonl", shard_name_template="", num_shards=1)
+        | "Write skipped" >> beam.io.WriteToText(skipped_path, shard_name_template="", num_shards=1)
     )
 
 
-def run_beam(sources: list[Source], settings: dict, class_names: list[str], output: str, beam_args: list[str]) -> None:
+def run_beam(
+    sources: list[Source],
+    settings: dict,
+    class_names: list[str],
+    output: str,
+    beam_args: list[str],
+    write_to: tuple[str, str] | None = None,
+) -> None:
     """Run the pipeline to the end with the runner and options in ``beam_args`` (default: DirectRunner).
 
     Args:
         sources: The files (``find_sources``).
-        settings: ``{"artifacts", "backend", "detector", "every", "fps", "threads"}`` for the workers.
+        settings: ``{"artifacts", "backend", "detector", "every", "fps", "threads", "max_video_seconds",
+            "max_frame_pixels"}`` for the workers.
         class_names: The classifier's classes.
         output: The records' file, ``.jsonl`` or ``.csv`` (any Beam file system).
         beam_args: Beam's pipeline options (``--runner FlinkRunner``, ...).
+        write_to: Where to write the records and the skipped files instead (see ``build_pipeline``).
     """
     options = PipelineOptions(beam_args)
     with beam.Pipeline(options=options) as pipeline:
-        build_pipeline(pipeline, sources, settings, class_names, output)
+        build_pipeline(pipeline, sources, settings, class_names, output, write_to)
+
+
+def pipeline_error(error: Exception, output: str) -> Exception:
+    """What to raise for an error of the pipeline: an ``OutputError`` for a file system's error while writing
+    ``output`` (a full disk, a read-only folder), one line for another file system error, else ``error`` itself.
+
+    Beam re-raises a step's error as a ``RuntimeError`` naming the step, with the original as its context (in
+    this process) or in its text (from worker processes).
+
+    Args:
+        error: What running the pipeline raised.
+        output: The records' file.
+
+    Returns:
+        The error to raise.
+    """
+    cause: BaseException | None = error
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen and not isinstance(cause, OSError):
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    cause = cause if isinstance(cause, OSError) else None
+    text = str(error)
+    in_text = OS_ERROR_TEXT.search(text)
+    if cause is None and in_text is None:
+        return error
+    reason = failure_reason(cause) if cause is not None else in_text.group(1).strip()
+    if isinstance(cause, OutputError):
+        return cause
+    if "while running 'Write" in text:
+        return output_error(output, OSError(0, reason), KEPT)
+    return OSError(f"the Beam pipeline failed: {reason}")
+
+
+@contextmanager
+def _beam_errors_not_logged() -> Iterator[None]:
+    """Keep Beam from logging a failed step's traceback: its error is raised, and reported in one line."""
+    logger = logging.getLogger("apache_beam.runners.common")
+
+    def quiet(record: logging.LogRecord) -> bool:
+        return record.exc_info is None
+
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 @dataclass(frozen=True)
@@ -218,7 +295,7 @@ class BeamRunSummary:
         output: The records' file.
         files: Files found.
         unreadable: Files among them the pipeline could not read (``<output>.skipped.jsonl``).
-        missing: ``(argument, reason)`` for arguments that named no file.
+        missing: ``(argument, reason)`` for arguments that named no file and links not followed.
         seconds: How long the pipeline took.
     """
 
@@ -246,34 +323,52 @@ def analyze_with_beam(
     beam_args: Sequence[str] = (),
     report: Callable[[str], None] | None = None,
 ) -> BeamRunSummary:
-    """``fer-analyze --runner beam``: check the settings, list the files here, and run the pipeline to the end.
+    """``fer-analyze --runner beam``: check the settings and the output, list the files here, run the pipeline to
+    the end, and move its files into place.
+
+    An existing output is replaced only if this command wrote it (or with ``settings.overwrite``): the same rule
+    and message as the local runner's (``outputs.check_owner``).
 
     Args:
-        settings: What to analyse and where (``workers``, ``overwrite`` and ``progress`` are the local runner's).
+        settings: What to analyse and where (``workers`` and ``progress`` are the local runner's).
         runner: The Beam runner.
         beam_args: More of Beam's pipeline options (``--flink_master HOST:8081``, ...).
-        report: Takes each message for the user: arguments that name no file (default: none).
+        report: Takes each message for the user: arguments that name no file, links not followed (default: none).
 
     Returns:
         What the run did.
 
     Raises:
-        ValueError: for a wrong output name or sampling, or an option of the local runner.
+        ValueError: for a wrong output name or sampling, an option of the local runner, or an output that is
+            another run's or nobody's (without ``settings.overwrite``).
         FileNotFoundError: if ``settings.artifacts`` is not a fer-export directory.
+        OutputError: if the output cannot be written (full disk, read-only folder); the output is left as it was.
     """
     settings.check_beam()
     settings.check()
+    out = BeamOutput(settings.output)
+    key = settings.resume_key("beam")
+    out.check(key, settings.overwrite)  # before the model is loaded
     class_names = settings.recognizer().class_names
-    sources, missing = find_sources(list(settings.paths))
+    sources, missing = find_sources(list(settings.paths), settings.follow_links)
     for argument, reason in missing:
         if report is not None:
             report(f"skipped {argument}: {reason}")
+    analysis = settings.analysis
     worker_settings = {
         "artifacts": settings.artifacts, "backend": settings.backend, "detector": settings.detector,
-        "every": settings.analysis.every, "fps": settings.analysis.fps, "threads": settings.threads,
+        "every": analysis.every, "fps": analysis.fps, "threads": settings.threads,
+        "max_video_seconds": analysis.max_video_seconds, "max_frame_pixels": analysis.max_frame_pixels,
     }  # fmt: skip
     started = time.perf_counter()
-    run_beam(sources, worker_settings, class_names, settings.output, ["--runner", runner, *beam_args])
-    skipped_file = Path(settings.output + ".skipped.jsonl")
-    unreadable = len(skipped_file.read_text().splitlines()) if skipped_file.exists() else 0
+    out.start(key, settings.overwrite)
+    staged = (out.staging(out.output), out.staging(out.skipped))
+    try:
+        with _beam_errors_not_logged():
+            run_beam(sources, worker_settings, class_names, settings.output, ["--runner", runner, *beam_args], staged)
+    except Exception as e:
+        out.discard()
+        raise pipeline_error(e, settings.output) from e
+    out.publish()
+    unreadable = len(out.read_skipped())
     return BeamRunSummary(runner, settings.output, len(sources), unreadable, missing, time.perf_counter() - started)

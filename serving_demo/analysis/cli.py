@@ -7,9 +7,10 @@
 Images: one record each; videos: one record per analysed frame (``--every N`` or ``--fps F``; default every
 frame), an emotion timeline PNG (``<output>.timelines/``), a summary of the analysed time per emotion
 (``<output>.summary.json``, with the run's totals) and, with ``--annotate DIR``, an annotated mp4 copy.
-Unreadable files are reported and skipped. Killed and started again with the same command, a run goes on
-where it stopped: files already written are not redone, no record is lost or written twice
-(``<output>.progress.jsonl`` keeps track).
+Unreadable files, videos over the limits and links leading outside a folder are reported and skipped. Killed, or
+stopped by a full disk, and started again with the same command, a run goes on where it stopped: files already
+written are not redone, no record is lost or written twice (``<output>.progress.jsonl`` keeps track). An existing
+output is only resumed (local runner) or replaced (Beam) by the command that wrote it, or with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import argparse
 import sys
 
 from fer_runtime.command_line import CommandError, run_command
-from serving_demo.analysis.settings import AnalysisOptions, RunSettings
+from serving_demo.analysis.settings import MAX_FRAME_PIXELS, MAX_VIDEO_SECONDS, AnalysisOptions, RunSettings
 from serving_demo.command_line import add_model_options
 
 PROG = "fer-analyze"
@@ -47,8 +48,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPU threads of each process's detector and TFLite classifier (default: CPU cores / --workers)",
     )
     parser.add_argument("--batch-frames", type=int, default=16, help="video frames classified together (default: 16)")
+    parser.add_argument(
+        "--max-video-seconds",
+        type=float,
+        default=MAX_VIDEO_SECONDS,
+        metavar="S",
+        help=f"skip (and report) longer videos (default: {MAX_VIDEO_SECONDS:g}; 0: no limit)",
+    )
+    parser.add_argument(
+        "--max-frame-pixels",
+        type=int,
+        default=MAX_FRAME_PIXELS,
+        metavar="N",
+        help=f"skip (and report) videos with larger frames (default: {MAX_FRAME_PIXELS}, 4096x4096; 0: no limit)",
+    )
+    parser.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="read files that links in a folder lead to outside it (default: report and skip them)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 if any file could not be read")
-    parser.add_argument("--overwrite", action="store_true", help="start afresh even if --output exists")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start afresh even if --output exists and is another run's"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--runner",
@@ -73,12 +95,13 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
         The ``RunSettings`` both runners take.
     """
     analysis = AnalysisOptions(
-        every=args.every, fps=args.fps, batch_frames=args.batch_frames, annotate_dir=args.annotate
-    )
+        every=args.every, fps=args.fps, batch_frames=args.batch_frames, annotate_dir=args.annotate,
+        max_video_seconds=args.max_video_seconds or None, max_frame_pixels=args.max_frame_pixels or None,
+    )  # fmt: skip
     return RunSettings(
         paths=tuple(args.paths), output=args.output, artifacts=args.artifacts, backend=args.backend,
         detector=args.detector, threads=args.threads, analysis=analysis, workers=args.workers,
-        overwrite=args.overwrite, progress=not args.no_progress,
+        overwrite=args.overwrite, progress=not args.no_progress, follow_links=args.follow_links,
     )  # fmt: skip
 
 
@@ -122,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: The arguments (default: the command line's).
 
     Returns:
-        0 if any file was analysed, 1 if none (or any, with ``--strict``), 2 on bad arguments or input.
+        0 if any file was analysed, 1 if none (or any, with ``--strict``), 2 on bad arguments or input, or an output
+        that cannot be written or read (full disk, read-only folder): one line on stderr, never a traceback.
     """
     parser = build_parser()
     args, beam_args = parser.parse_known_args(argv)
@@ -130,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(beam_args)}")
     settings = settings_from(args)
     if args.runner == "beam":
-        return run_command(PROG, lambda: _run_beam(settings, args.strict, args.beam_runner, beam_args))
-    return run_command(PROG, lambda: _run_local(settings, args.strict))
+        return run_command(PROG, lambda: _run_beam(settings, args.strict, args.beam_runner, beam_args), (OSError,))
+    return run_command(PROG, lambda: _run_local(settings, args.strict), (OSError,))
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from fer_runtime.atomic_files import atomic_path
 from serving_demo.analysis.records import make_record
 from serving_demo.analysis.settings import AnalysisOptions
 from serving_demo.analysis.sources import Source, find_sources
-from serving_demo.analysis.video import AnnotatedVideo, VideoError, sampled_frames
+from serving_demo.analysis.video import AnnotatedVideo, VideoError, VideoLimits, sampled_frames
 from serving_demo.drawing import draw_faces
 from serving_demo.image_io import ImageInputError
 
@@ -57,7 +58,7 @@ def analyze_source(
         analysis = recognizer.analyze(source.path, backend=backend, detector=detector)
         yield make_record(source.name, analysis.image_size, analysis.faces)
         return
-    info, frames = sampled_frames(source.path, options.every, options.fps, *frame_range)
+    info, frames = sampled_frames(source.path, options.every, options.fps, *frame_range, video_limits(options))
     writer = None
     if options.annotate_dir is not None:
         writer = AnnotatedVideo(annotated_path(options.annotate_dir, source.name), info.fps, info.width, info.height)
@@ -103,23 +104,37 @@ def analyze_source(
             writer.discard()
 
 
-def frames_of(source: Source, every: int | None = None, fps: float | None = None) -> Iterator[tuple]:
+def video_limits(options: AnalysisOptions) -> VideoLimits:
+    """The longest video and largest frames ``options`` allow.
+
+    Args:
+        options: How each file is analysed.
+
+    Returns:
+        Its ``max_video_seconds`` and ``max_frame_pixels`` as ``VideoLimits``.
+    """
+    return VideoLimits(options.max_video_seconds, options.max_frame_pixels)
+
+
+def frames_of(source: Source, options: AnalysisOptions | None = None) -> Iterator[tuple]:
     """What ``analyze_source`` analyses in a file, for runners that find and classify faces themselves.
 
     Args:
         source: The file.
-        every, fps: Analyse every Nth frame, or about ``fps`` frames a second (default: every frame).
+        options: The sampling (``every``, ``fps``) and the video limits; the rest is not used (default: every
+            frame, the default limits).
 
     Yields:
         ``(frame, time_s, image)``: ``(None, None, path)`` for an image, each sampled BGR frame of a video.
 
     Raises:
-        VideoError: if a video cannot be opened or gives no frame.
+        VideoError: if a video cannot be opened, gives no frame or is over the limits.
     """
+    options = options or AnalysisOptions()
     if source.kind == "image":
         yield None, None, source.path
         return
-    info, frames = sampled_frames(source.path, every, fps)
+    info, frames = sampled_frames(source.path, options.every, options.fps, limits=video_limits(options))
     for index, bgr, analyse in frames:
         if analyse:
             yield index, index / info.fps, bgr
@@ -231,6 +246,9 @@ def plot_timeline(records: list[dict], class_names: list[str], path: str | Path,
 
     Returns:
         ``path``.
+
+    Raises:
+        OSError: if the PNG cannot be written (nothing is left under ``path``'s name).
     """
     import matplotlib
 
@@ -253,6 +271,9 @@ def plot_timeline(records: list[dict], class_names: list[str], path: str | Path,
     ax.grid(alpha=0.3)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as staging:  # a kill or a full disk leaves no half-written PNG
+            fig.savefig(staging, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return Path(path)

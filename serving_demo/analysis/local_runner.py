@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from serving_demo.analysis.engine import READ_ERRORS, analyze_source, plot_timeline, video_summary
+from serving_demo.analysis.engine import READ_ERRORS, analyze_source, plot_timeline, video_limits, video_summary
+from serving_demo.analysis.outputs import writing
 from serving_demo.analysis.records import csv_header, format_records, output_format
 from serving_demo.analysis.run_log import RunLog, RunSummary, SessionTotals
 from serving_demo.analysis.settings import AnalysisOptions, RunSettings
@@ -113,7 +114,7 @@ def plan_tasks(sources: Iterable[Source], workers: int, options: AnalysisOptions
         ranges: list[tuple[int, int | None]] = [(0, None)]
         if source.kind == "video" and workers > 1 and options.annotate_dir is None:
             try:
-                capture, info = open_video(source.path)
+                capture, info = open_video(source.path, video_limits(options))
                 capture.release()
                 ranges = frame_ranges(info.frames, workers, sampling_step(info.fps, options.every, options.fps))
             except VideoError:
@@ -214,6 +215,8 @@ def run_local(settings: RunSettings, report: Report | None = None) -> RunSummary
         ValueError: for a wrong output name, sampling or count of workers or batch frames, or an existing
             output that is no run with these settings (without ``settings.overwrite``).
         FileNotFoundError: if ``settings.artifacts`` is not a fer-export directory.
+        OutputError: if the output, its log, a timeline or the summary cannot be written (full disk, read-only
+            folder); what was written is kept, and the same command goes on from there.
     """
     report = report or (lambda message: None)
     settings.check()
@@ -221,12 +224,13 @@ def run_local(settings: RunSettings, report: Report | None = None) -> RunSummary
     if settings.workers < 1 or settings.analysis.batch_frames < 1:
         raise ValueError("--workers and --batch-frames must be at least 1")
     settings = replace(settings, threads=settings.process_threads())
+    log = RunLog(Path(settings.output))
+    log.check(settings.resume_key(), settings.overwrite)  # before the model is loaded
     recognizer = settings.recognizer(settings.threads)
     class_names = recognizer.class_names
-    log = RunLog(Path(settings.output))
     header = ",".join(csv_header(class_names)) + "\n" if fmt == "csv" else ""
     done = log.start(settings.resume_key(), header, settings.overwrite)
-    sources, missing = find_sources(list(settings.paths))
+    sources, missing = find_sources(list(settings.paths), settings.follow_links)
     todo = [s for s in sources if s.name not in done]
     for argument, reason in missing:
         report(f"skipped {argument}: {reason}")
@@ -269,5 +273,7 @@ def _file_entry(file: FileResult, class_names: list[str], timelines: Path, repor
     elif file.source.kind == "video" and file.records:
         entry["summary"] = video_summary(file.records, class_names)
         name = file.source.name
-        plot_timeline(file.records, class_names, timelines / f"{name.lstrip('/')}.png", name)
+        timeline = timelines / f"{name.lstrip('/')}.png"
+        with writing(str(timeline)):
+            plot_timeline(file.records, class_names, timeline, name)
     return entry

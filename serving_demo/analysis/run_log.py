@@ -1,19 +1,21 @@
 """The progress log of a local ``fer-analyze`` run, which lets a killed run go on where it stopped, and the run's
 summary drawn from it.
 
-``<output>.progress.jsonl`` holds the run's settings, then one line per finished file with the output's size
-after that file's records. A file's records are made durable before its line is written, so on a restart the
-output is cut back to the last logged size: no record is lost or written twice.
+``<output>.progress.jsonl`` holds the run's settings (its claim on the output, ``outputs``), then one line per
+finished file with the output's size after that file's records. A file's records are made durable before its line
+is written, so on a restart the output is cut back to the last logged size: no record is lost or written twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fer_runtime.atomic_files import write_text_atomic
+from serving_demo.analysis.outputs import check_owner, claim_path, writing
 
 
 @dataclass
@@ -79,17 +81,45 @@ class RunSummary:
 class RunLog:
     """``<output>.progress.jsonl``: the settings, then one line per finished file with the output's size after it.
 
+    The first line is the run's claim on the output (``outputs.check_owner``). Lines are appended whole and made
+    durable; a line cut short (a kill or a full disk mid-write) is dropped when the log is read, and cut off when
+    the run goes on.
+
     Args:
         output: The records' file the log keeps track of.
     """
 
     def __init__(self, output: Path):
         self.output = Path(output)
-        self.path = self.output.with_name(self.output.name + ".progress.jsonl")
+        self.path = Path(claim_path(str(self.output)))
         self.summary_path = self.output.with_name(self.output.name + ".summary.json")
+
+    def claimed(self) -> dict | None:
+        """The settings of the run that claims the output, or None if no log (or no whole first line) is there."""
+        lines = self._lines() if self.path.exists() else []
+        return lines[0]["settings"] if lines else None
+
+    def check(self, settings: dict, overwrite: bool) -> bool:
+        """Whether this run goes on with the output there (``outputs.check_owner``), before anything is written.
+
+        Args:
+            settings: This run's settings (``RunSettings.resume_key``).
+            overwrite: Start afresh whatever is there.
+
+        Returns:
+            True to resume, False for a new run.
+
+        Raises:
+            ValueError: if the output is another run's, or nobody's (without ``overwrite``).
+        """
+        claimed = None if overwrite else self.claimed()  # with overwrite, even a damaged log is replaced
+        return check_owner(str(self.output), self.output.exists(), claimed, settings, overwrite)
 
     def start(self, settings: dict, header: str, overwrite: bool) -> dict[str, dict]:
         """Prepare the output: a new one with ``header``, or the resumed run's, cut back to its last finished file.
+
+        A new run claims the output before writing it (a run killed in between goes on when started again), each
+        in one rename.
 
         Args:
             settings: What must match for the run to be resumed (``RunSettings.resume_key``).
@@ -97,34 +127,37 @@ class RunLog:
             overwrite: Remove the output and its log first.
 
         Returns:
-            The finished files (name -> log entry) of the run being resumed; empty for a new run.
+            The files finished without error (name -> latest log entry) of the run being resumed; empty for a new
+            run. Files that could not be read are tried again.
 
         Raises:
-            ValueError: if the output exists but belongs to no resumable run, or to one with other settings.
+            ValueError: if the output exists but belongs to no run, or to one with other settings, or was cut
+                shorter than its log says.
+            OutputError: if the output or its log cannot be written.
         """
-        if overwrite:
-            self.output.unlink(missing_ok=True)
-            self.path.unlink(missing_ok=True)
-        if self.output.exists() and not self.path.exists():
-            raise ValueError(
-                f"{self.output} exists and is not a run fer-analyze can resume: use --overwrite or another --output"
-            )
-        if not self.path.exists():
-            self.output.parent.mkdir(parents=True, exist_ok=True)
-            self.output.write_text(header)
-            self._append({"settings": settings, "bytes": len(header.encode())})
-            return {}
-        lines = self._lines()
-        if lines[0]["settings"] != settings:
-            raise ValueError(
-                f"{self.output} was written by another command ({lines[0]['settings']}); "
-                "repeat that command to resume it, or use --overwrite or another --output"
-            )
-        done = {entry["source"]: entry for entry in lines[1:]}
-        size = lines[-1]["bytes"]
-        with open(self.output, "r+b") as f:  # records past the last finished file are written again
-            f.truncate(size)
-        return done
+        resume = self.check(settings, overwrite)
+        with writing(str(self.output)):
+            if not resume:
+                self.output.unlink(missing_ok=True)  # the output first: a kill then leaves a claim, no stranger
+                if overwrite:  # a Beam run's list of skipped files, which would describe other records
+                    self.output.with_name(self.output.name + ".skipped.jsonl").unlink(missing_ok=True)
+                self.output.parent.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(self.path, json.dumps({"settings": settings, "bytes": len(header.encode())}) + "\n")
+                write_text_atomic(self.output, header)
+                return {}
+            lines = self._lines()
+            self._cut_torn_line()
+            size = lines[-1]["bytes"]
+            if not self.output.exists() and len(lines) == 1:  # killed between the claim and the header
+                write_text_atomic(self.output, header)
+            if not self.output.exists() or self.output.stat().st_size < size:
+                raise ValueError(
+                    f"{self.output} is missing or shorter than its log {self.path.name} says: it was changed since; "
+                    "use --overwrite or another --output"
+                )
+            with open(self.output, "r+b") as f:  # records past the last finished file are written again
+                f.truncate(size)
+        return {entry["source"]: entry for entry in self.entries() if not entry["error"]}
 
     def finish(self, text: str, entry: dict) -> None:
         """Append one file's records, make them durable, then record the file as finished.
@@ -132,22 +165,26 @@ class RunLog:
         Args:
             text: The file's records, formatted.
             entry: Its log entry: ``{"source", "kind", "records", "faces", "error"}`` and, for a video, ``summary``.
+
+        Raises:
+            OutputError: if the records or the entry cannot be written (records written in part are cut off).
         """
-        with open(self.output, "a", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        self._append(entry | {"bytes": self.output.stat().st_size})
+        with writing(str(self.output)):
+            size = append_durably(self.output, text.encode())
+        self._append(entry | {"bytes": size})
 
     def entries(self) -> list[dict]:
-        """The log entries of every finished file, in the order they finished."""
-        return self._lines()[1:]
+        """The latest log entry of every finished file, in the order they first finished."""
+        latest: dict[str, dict] = {}
+        for entry in self._lines()[1:]:
+            latest[entry["source"]] = entry
+        return list(latest.values())
 
     def summarize(self, missing: list[tuple[str, str]], session: SessionTotals) -> RunSummary:
         """The run's summary from every finished file, this session's and earlier ones'.
 
         Args:
-            missing: ``(argument, reason)`` for arguments that named no file.
+            missing: ``(argument, reason)`` for arguments that named no file and links not followed.
             session: This session's totals.
 
         Returns:
@@ -174,15 +211,64 @@ class RunLog:
 
         Returns:
             The summary's path.
+
+        Raises:
+            OutputError: if it cannot be written.
         """
-        write_text_atomic(self.summary_path, json.dumps(summary.as_json(), indent=2))
+        with writing(str(self.summary_path)):
+            write_text_atomic(self.summary_path, json.dumps(summary.as_json(), indent=2))
         return self.summary_path
 
     def _lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        """The log's whole lines (a last line cut short is left out).
+
+        Raises:
+            ValueError: if a line before the last is not JSON: the log was damaged by something else.
+        """
+        text = self.path.read_text(encoding="utf-8")
+        whole = text.split("\n")[:-1]  # what follows the last newline was cut short
+        try:
+            return [json.loads(line) for line in whole if line.strip()]
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{self.path} is damaged ({e}): use --overwrite or another --output") from e
+
+    def _cut_torn_line(self) -> None:
+        """Cut a last line written in part off the log, so that the next line starts on a line of its own."""
+        with open(self.path, "r+b") as f:
+            data = f.read()
+            f.truncate(data.rfind(b"\n") + 1)
 
     def _append(self, entry: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        with writing(str(self.path)):
+            append_durably(self.path, (json.dumps(entry) + "\n").encode())
+
+
+def append_durably(path: Path, data: bytes) -> int:
+    """Append ``data`` to ``path`` and make it durable; if that fails, cut the file back to what it was.
+
+    Args:
+        path: The file (made if missing).
+        data: What to append.
+
+    Returns:
+        The file's size after.
+
+    Raises:
+        OSError: if the file cannot be written (a full disk, a file size limit, a read-only file system); the part
+            of ``data`` written is cut off again where the file system allows it (else the next run cuts it).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:  # a full disk may take part of a write, then refuse the rest
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+        return size + len(data)
+    finally:
+        os.close(fd)

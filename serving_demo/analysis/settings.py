@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from serving_demo.recognizer import EmotionRecognizer
 
 BATCH_FRAMES = 16  # video frames whose faces are classified together
+MAX_VIDEO_SECONDS = 4 * 3600.0  # longer videos are reported and skipped
+MAX_FRAME_PIXELS = 4096 * 4096  # videos with larger frames are reported and skipped (4K fits, 8K does not)
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class AnalysisOptions:
         annotate_dir: Write an annotated mp4 copy of each video here (every frame, with the latest faces drawn).
         backend: Classifier backend instead of the recognizer's own.
         detector: Face detector instead of the recognizer's own.
+        max_video_seconds: Longer videos are reported and skipped (None: no limit).
+        max_frame_pixels: Videos whose frames have more pixels are reported and skipped (None: no limit).
     """
 
     every: int | None = None
@@ -39,16 +43,22 @@ class AnalysisOptions:
     annotate_dir: str | None = None
     backend: str | None = None
     detector: str | None = None
+    max_video_seconds: float | None = MAX_VIDEO_SECONDS
+    max_frame_pixels: int | None = MAX_FRAME_PIXELS
 
     def check_sampling(self) -> None:
-        """Check ``every`` and ``fps`` before any file is read.
+        """Check ``every``, ``fps`` and the video limits before any file is read.
 
         Raises:
-            ValueError: if both are given or either is not positive.
+            ValueError: if both ``every`` and ``fps`` are given, or any of them or of the limits is not positive.
         """
         from serving_demo.analysis.video import sampling_step
 
         sampling_step(30.0, self.every, self.fps)
+        limits = {"--max-video-seconds": self.max_video_seconds, "--max-frame-pixels": self.max_frame_pixels}
+        for option, limit in limits.items():
+            if limit is not None and not limit > 0:
+                raise ValueError(f"{option} must be positive (0 on the command line: no limit), not {limit}")
 
 
 @dataclass(frozen=True)
@@ -65,8 +75,10 @@ class RunSettings:
             for the local runner, the backend's own choice for Beam).
         analysis: How each file is analysed (its ``backend`` and ``detector`` stay None: the recognizer's).
         workers: Processes analysing files side by side (local runner).
-        overwrite: Start afresh even if ``output`` exists (local runner).
+        overwrite: Start afresh even if ``output`` exists and belongs to another run, or to none.
         progress: Show a progress bar on stderr (local runner).
+        follow_links: Read files that symbolic links in a folder (or under a glob pattern's folder) lead to outside
+            it; by default they are reported and skipped.
     """
 
     paths: tuple[str, ...]
@@ -79,6 +91,7 @@ class RunSettings:
     workers: int = 1
     overwrite: bool = False
     progress: bool = True
+    follow_links: bool = False
 
     def check(self) -> None:
         """Check what can be checked before the model is loaded: the output's format and the sampling.
@@ -119,12 +132,21 @@ class RunSettings:
 
         return EmotionRecognizer(self.artifacts, backend=self.backend, detector=self.detector, num_threads=num_threads)
 
-    def resume_key(self) -> dict:
-        """What must match for a run to be resumed, as written in its progress log (the number of workers,
-        threads and the progress display may change)."""
-        annotate = self.analysis.annotate_dir
+    def resume_key(self, runner: str = "local") -> dict:
+        """What must match for a run to go on with an output, as its claim holds it (``outputs.check_owner``;
+        the number of workers, threads and the progress display may change).
+
+        Args:
+            runner: ``"local"`` or ``"beam"``: a run never goes on with the other runner's output.
+
+        Returns:
+            The settings, as JSON.
+        """
+        annotate, analysis = self.analysis.annotate_dir, self.analysis
         return {
-            "paths": list(self.paths), "detector": self.detector, "backend": self.backend,
-            "artifacts": self.artifacts, "every": self.analysis.every, "fps": self.analysis.fps,
+            "runner": runner, "paths": list(self.paths), "detector": self.detector, "backend": self.backend,
+            "artifacts": self.artifacts, "every": analysis.every, "fps": analysis.fps,
             "annotate": None if annotate is None else str(annotate), "output": str(self.output),
+            "follow_links": self.follow_links, "max_video_seconds": analysis.max_video_seconds,
+            "max_frame_pixels": analysis.max_frame_pixels,
         }  # fmt: skip

@@ -52,3 +52,24 @@ def read_records(path: Path) -> list[dict]:
 def sorted_lines(records: list[dict]) -> list[str]:
     """Records as sorted JSON text, to compare runs that write files in different orders."""
     return sorted(map(json.dumps, records))
+
+
+def write_small_video(path: Path, frames: int = 10, size: tuple[int, int] = (64, 48)) -> Path:
+    """A small video of gray frames, each a different shade (``.mp4`` or ``.mkv``, mp4v)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30, size)
+    for i in range(frames):
+        writer.write(np.full((size[1], size[0], 3), (7 * i) % 256, np.uint8))
+    writer.release()
+    return path
+
+
+def write_video_without_duration(path: Path, frames: int = 90) -> Path:
+    """A Matroska video (``.mkv``) whose container does not say how long it is, as some recorders write them:
+    its Duration element is turned into padding, so OpenCV's frame count is meaningless."""
+    write_small_video(path, frames)
+    data = bytearray(path.read_bytes())
+    at = data.find(b"\x44\x89\x88")  # Duration: id 0x4489, size 8, a float
+    assert at > 0, "no Duration element"
+    data[at : at + 11] = b"\xec\x89" + bytes(9)  # an EBML Void element of the same length
+    path.write_bytes(bytes(data))
+    return path

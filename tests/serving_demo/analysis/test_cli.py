@@ -122,12 +122,13 @@ def test_the_model_options_are_the_shared_ones_with_fer_analyzes_defaults():
 def test_the_arguments_become_the_runs_settings():
     args = build_parser().parse_args(
         ["a.jpg", "clips/", "-o", "out.csv", "--fps", "2", "--annotate", "ann", "--workers", "3", "--threads", "1",
-         "--batch-frames", "8", "--overwrite", "--no-progress", "--backend", "keras", "--detector", "haar"]
+         "--batch-frames", "8", "--overwrite", "--no-progress", "--backend", "keras", "--detector", "haar",
+         "--max-video-seconds", "60", "--max-frame-pixels", "0", "--follow-links"]
     )  # fmt: skip
+    analysis = AnalysisOptions(fps=2.0, batch_frames=8, annotate_dir="ann", max_video_seconds=60, max_frame_pixels=None)
     assert settings_from(args) == RunSettings(
         paths=("a.jpg", "clips/"), output="out.csv", artifacts=None, backend="keras", detector="haar", threads=1,
-        analysis=AnalysisOptions(fps=2.0, batch_frames=8, annotate_dir="ann"), workers=3, overwrite=True,
-        progress=False,
+        analysis=analysis, workers=3, overwrite=True, progress=False, follow_links=True,
     )  # fmt: skip
     defaults = settings_from(build_parser().parse_args(["a.jpg", "-o", "out.jsonl"]))
     assert defaults == RunSettings(paths=("a.jpg",), output="out.jsonl")

@@ -81,6 +81,7 @@ def test_run_local_returns_the_runs_summary_and_reports_what_it_skipped(tmp_path
     assert messages[1].startswith(f"skipped {tmp_path / 'notes.txt'}: ") and len(messages) == 2
     assert json.loads((out.parent / "faces.jsonl.summary.json").read_text()) == summary.as_json()
     messages.clear()
-    again = run_local(settings, messages.append)  # everything done: nothing is analysed again
-    assert (again.files_analysed, again.session.files, again.session.frames) == (1, 0, 0)
-    assert messages[1] == f"resuming {out}: 2 of 2 files already done"
+    again = run_local(settings, messages.append)  # everything read is not read again; what was not is tried again
+    assert (again.files_analysed, again.files_skipped, again.session.files, again.session.frames) == (1, 2, 0, 0)
+    assert messages[1] == f"resuming {out}: 1 of 2 files already done"
+    assert messages[2].startswith(f"skipped {tmp_path / 'notes.txt'}: ") and len(messages) == 3

@@ -1,4 +1,5 @@
-"""The progress log: a run killed at any point and started again writes every record once; its summary."""
+"""The progress log: a run killed at any point, or stopped by a full disk, and started again writes every record
+once; its claim on the output; its summary."""
 
 import json
 import subprocess
@@ -10,6 +11,7 @@ import pytest
 
 from serving_demo.analysis.cli import main
 from serving_demo.analysis.run_log import RunLog, SessionTotals
+from tests.serving_demo.analysis.faults import run, under_faults
 from tests.serving_demo.analysis.helpers import read_records, sorted_lines
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -89,13 +91,13 @@ def test_an_output_of_another_run_is_refused_unless_overwritten(tmp_path):
     log = RunLog(tmp_path / "out.jsonl")
     log.start(SETTINGS, "", overwrite=False)
     log.finish("{}\n", _entry("a.jpg"))
-    with pytest.raises(ValueError, match="was written by another command"):
+    with pytest.raises(ValueError, match="was written by another fer-analyze command \\(paths: \\[.photos.\\] there"):
         log.start({**SETTINGS, "paths": ["other"]}, "", overwrite=False)
     assert log.start({**SETTINGS, "paths": ["other"]}, "", overwrite=True) == {}
     assert log.output.read_text() == "" and len(log.path.read_text().splitlines()) == 1
     stranger = tmp_path / "stranger.jsonl"
     stranger.write_text("{}\n")
-    with pytest.raises(ValueError, match="is not a run fer-analyze can resume"):
+    with pytest.raises(ValueError, match="exists and is not the output of a fer-analyze run: use --overwrite"):
         RunLog(stranger).start(SETTINGS, "", overwrite=False)
 
 
@@ -120,3 +122,63 @@ def test_the_summary_counts_every_session_and_the_missing_arguments(tmp_path):
                              "videos"]  # fmt: skip
     assert written["output"] == str(log.output)
     assert written["session"] == {"seconds": 2.0, "files": 1, "frames": 3, "faces": 1, "frames_per_sec": 1.5}
+
+
+def test_a_log_line_cut_short_is_left_out_and_cut_off_when_the_run_goes_on(tmp_path):
+    log = RunLog(tmp_path / "out.jsonl")
+    log.start(SETTINGS, "", overwrite=False)
+    log.finish('{"a": 1}\n', _entry("a.jpg"))
+    with log.output.open("a") as f:
+        f.write('{"b": 2}\n')  # written, then the log's line cut short
+    with log.path.open("a") as f:
+        f.write('{"source": "b.jpg", "ki')
+    assert [e["source"] for e in log.entries()] == ["a.jpg"]
+    assert RunLog(log.output).start(SETTINGS, "", overwrite=False) == {"a.jpg": _entry("a.jpg", bytes=9)}
+    assert log.output.read_text() == '{"a": 1}\n' and log.path.read_text().endswith("}\n")
+    log.finish('{"b": 2}\n', _entry("b.jpg"))
+    assert [e["source"] for e in log.entries()] == ["a.jpg", "b.jpg"]
+
+
+def test_a_run_killed_between_its_claim_and_its_output_goes_on(tmp_path):
+    log = RunLog(tmp_path / "out.csv")
+    log.start(SETTINGS, "a,b\n", overwrite=False)
+    log.output.unlink()  # the claim is written first
+    assert RunLog(log.output).start(SETTINGS, "a,b\n", overwrite=False) == {}
+    assert log.output.read_text() == "a,b\n"
+
+
+def test_an_output_cut_shorter_than_its_log_says_or_a_damaged_log_is_refused_unless_overwritten(tmp_path):
+    log = RunLog(tmp_path / "out.jsonl")
+    log.start(SETTINGS, "", overwrite=False)
+    log.finish('{"a": 1}\n', _entry("a.jpg"))
+    log.output.write_text("")
+    with pytest.raises(ValueError, match="is missing or shorter than its log out.jsonl.progress.jsonl says"):
+        log.start(SETTINGS, "", overwrite=False)
+    log.path.write_text('{"settings": 1\n{"source": "a.jpg"}\n')
+    with pytest.raises(ValueError, match="out.jsonl.progress.jsonl is damaged"):
+        log.start(SETTINGS, "", overwrite=False)
+    assert log.start(SETTINGS, "", overwrite=True) == {}
+
+
+def test_a_file_that_could_not_be_read_is_tried_again_and_counted_once(tmp_path):
+    log = RunLog(tmp_path / "out.jsonl")
+    log.start(SETTINGS, "", overwrite=False)
+    log.finish("", _entry("gone.jpg", records=0, faces=0, error="No file at gone.jpg."))
+    assert RunLog(log.output).start(SETTINGS, "", overwrite=False) == {}
+    log.finish("{}\n", _entry("gone.jpg"))
+    summary = log.summarize([], SessionTotals())
+    assert (summary.files_analysed, summary.files_skipped, summary.frames, summary.skipped) == (1, 0, 1, [])
+
+
+def test_a_write_past_a_full_disk_is_cut_off_again(tmp_path):
+    """In a process whose files may not grow past 1000 bytes (``RLIMIT_FSIZE``: writes fail as on a full disk)."""
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(b"x" * 600)
+    script = (
+        "import sys; from pathlib import Path; from serving_demo.analysis.run_log import append_durably\n"
+        f"try: append_durably(Path({str(path)!r}), b'y' * 3000)\n"
+        "except OSError as e: sys.exit(e.strerror)\n"
+    )
+    result = run(under_faults([sys.executable, "-c", script], file_size=1000))
+    assert result.stderr.strip() == "File too large" and result.returncode == 1
+    assert path.read_bytes() == b"x" * 600
