@@ -12,23 +12,31 @@ A run directory holds:
   learning_curves.png, confusion_matrix.png
   backup/             the training state while a run is unfinished (removed at the end)
 
-Running the same command again resumes an interrupted run, or reports a finished one.
+Running the same command again resumes an interrupted run, or reports a finished one. Every file that a resume
+reads is written beside and renamed into place (the backup too), so a kill or a full disk at any moment leaves a
+run that the same command resumes; a failed write (disk full, file too large, I/O error) ends the run with a
+``RunWriteError`` that says so.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
+import os
+import shutil
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from fer_runtime.atomic_files import save_model_atomic, write_text_atomic
+from fer_runtime.atomic_files import atomic_path, save_model_atomic, write_text_atomic
 from fer_runtime.predictors import KerasPredictor, predict_in_batches
 from model_zoo.constants import write_labels
 from model_zoo.precision import float32_copy
@@ -44,8 +52,20 @@ from pipeline.runtime import configure_tensorflow, make_strategy
 log = logging.getLogger("fer-train")
 
 
+#: The errors of a write that failed for want of room or a working disk, not for a wrong path.
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+#: The backup's model and optimiser state: a ``.keras`` archive, built in memory and renamed into place.
+BACKUP_STATE = "latest.keras"
+
+
 class RunDirError(RuntimeError):
-    """The run directory holds something that a run must not overwrite."""
+    """The run directory cannot take this run: it holds something that a run must not overwrite, or it cannot be
+    written."""
+
+
+class RunWriteError(RunDirError):
+    """A write into the run directory failed (disk full, file too large, I/O error). What was written before is
+    intact: running the same command again, once there is room, resumes the run."""
 
 
 def prepare_run_dir(run_dir: Path, config: TrainConfig) -> str:
@@ -85,11 +105,57 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
 
     Raises:
         RunDirError: if ``run_dir`` belongs to another configuration.
+        RunWriteError: if a write fails for want of room (the run can be resumed).
         ValueError: if ``config.data`` is missing or the data lack a training split.
         MissingDataError, MissingFerPlusError, BadRowError, FerPlusError: from the dataset (see
             ``pipeline.fer2013_dataset``).
     """
     run_dir = Path(run_dir)
+    with _write_failures_reported(run_dir):
+        return _train(config, run_dir)
+
+
+@contextmanager
+def _write_failures_reported(run_dir: Path) -> Iterator[None]:
+    """Turn a failed write (an ``OSError`` of ``WRITE_FAILURES``, or TensorFlow's error for one) into a
+    ``RunWriteError`` that names the file (or ``run_dir``) and says how to go on.
+
+    Raises:
+        RunWriteError: for such an error; other errors pass unchanged.
+    """
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as e:
+        reason = _write_failure_reason(e)
+        if reason is None:
+            raise
+        path = getattr(e, "filename", None) or run_dir
+        raise RunWriteError(
+            f"could not write {path} ({reason}): disk full or write failed; free space and run the same command again"
+        ) from e
+
+
+def _write_failure_reason(error: BaseException) -> str | None:
+    """The system's words for a failed write (``File too large``, ...), or None if ``error`` is not one."""
+    if isinstance(error, OSError):
+        return os.strerror(error.errno) if error.errno in WRITE_FAILURES else None
+    message = str(getattr(error, "message", error))
+    return next((os.strerror(code) for code in WRITE_FAILURES if os.strerror(code) in message), None)
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Name ``path`` in an ``OSError`` raised while writing it: a failed write of an open file names no file, and
+    one of the atomic writer names its temporary file."""
+    try:
+        yield
+    except OSError as e:
+        e.filename = str(path)
+        raise
+
+
+def _train(config: TrainConfig, run_dir: Path) -> dict:
+    """``train``'s work, its failed writes reported by the caller."""
     if not config.data:
         raise ValueError("No training data given: pass --data PATH (a FER2013 CSV, .csv.gz or image-folder directory)")
     state = prepare_run_dir(run_dir, config)
@@ -142,9 +208,7 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     callbacks = [
         EpochThroughput(n_train),
         keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
-        keras.callbacks.BackupAndRestore(
-            run_dir / "backup", save_freq=config.backup_every_steps or "epoch", double_checkpoint=True
-        ),
+        AtomicBackupAndRestore(run_dir / "backup", save_freq=config.backup_every_steps or "epoch"),
         *recipe_callbacks(config, train_images, strategy),
         checkpoint,
         keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False, profile_batch=0),
@@ -161,7 +225,8 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
         verbose=config.verbose,
         shuffle=False,  # the dataset shuffles itself
     )
-    save_model_atomic(float32_copy(model), run_dir / "model.keras")
+    with _writing(run_dir / "model.keras"):
+        save_model_atomic(float32_copy(model), run_dir / "model.keras")
 
     examples = data.limited(config.max_train_examples, config.max_eval_examples, view="examples")
     metrics = _evaluate_run(run_dir, examples, data, config.batch_size)
@@ -171,6 +236,62 @@ def train(config: TrainConfig, run_dir: str | Path) -> dict:
     write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' ``BackupAndRestore`` whose files are written beside and renamed into place, with the previous pair
+    kept as ``.bkp`` (Keras' ``double_checkpoint``).
+
+    Keras writes its HDF5 weights file in place: a kill or a full disk mid-write leaves half of it, and h5py may
+    crash the process on the failed write. Here the model's and optimiser's state go into a ``.keras`` archive
+    (built in memory, then written in one rename), and the epoch count too; a failed write leaves the last backup
+    as it was. A backup that Keras wrote (``latest.weights.h5``, a run interrupted before this version) is
+    restored once, then replaced.
+    """
+
+    def __init__(self, backup_dir: str | Path, save_freq: str | int = "epoch"):
+        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=True)
+        keras_weights = Path(self._weights_path)
+        self._weights_path = str(Path(backup_dir) / BACKUP_STATE)
+        self._prev_weights_path = f"{self._weights_path}.bkp"
+        if keras_weights.exists() and not Path(self._weights_path).exists():
+            self._weights_path, self._prev_weights_path = str(keras_weights), f"{keras_weights}.bkp"
+
+    def _save_model(self) -> None:
+        """Back up the training state: the previous pair to ``.bkp``, then the state, then the epoch count.
+
+        If the epoch count cannot be written, the state goes back to the previous one: the pair always matches.
+        """
+        backup_dir = Path(self.backup_dir)
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        state, metadata = backup_dir / BACKUP_STATE, Path(self._training_metadata_path)
+        previous_state = state.with_name(state.name + ".bkp")
+        if Path(self._weights_path) != state:  # the first backup after restoring one of Keras' own
+            self._weights_path, self._prev_weights_path = str(state), str(previous_state)
+        for path in (state, metadata):
+            if path.exists():
+                _copy_atomic(path, path.with_name(path.name + ".bkp"))
+        with _writing(state):
+            save_model_atomic(self.model, state)
+        try:
+            with _writing(metadata):
+                write_text_atomic(metadata, json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
+        except OSError:
+            if previous_state.exists():
+                os.replace(previous_state, state)
+            else:
+                state.unlink()
+            raise
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``, written beside and renamed into place.
+
+    Raises:
+        OSError: if the copy cannot be written (``target`` is left as it was), naming ``target``.
+    """
+    with _writing(target), atomic_path(target) as staging:
+        shutil.copyfile(source, staging)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -188,7 +309,8 @@ class BestCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and value > self.best:
             self.best = float(value)
-            save_model_atomic(float32_copy(self.model), self.path)
+            with _writing(self.path):
+                save_model_atomic(float32_copy(self.model), self.path)
 
 
 class EpochThroughput(keras.callbacks.Callback):
@@ -226,12 +348,13 @@ def _resume_point(run_dir: Path) -> int:
 
 
 def _truncate_history(history_csv: Path, epochs_done: int) -> None:
-    """Drop history rows past the last backed-up epoch: those epochs run again."""
+    """Drop history rows past the last backed-up epoch (those epochs run again), and a row cut short by a failed
+    write (fewer fields than the header)."""
     if not history_csv.exists():
         return
     with open(history_csv, newline="") as f:
         rows = list(csv.reader(f))
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < epochs_done] if rows else []
+    kept = [rows[0]] + [r for r in rows[1:] if len(r) == len(rows[0]) and int(r[0]) < epochs_done] if rows else []
     write_text_atomic(history_csv, "".join(",".join(r) + "\n" for r in kept) if len(kept) > 1 else "")
     if len(kept) <= 1:
         history_csv.unlink()
@@ -259,15 +382,18 @@ def _evaluate_run(run_dir: Path, examples: dict, data: Fer2013Data, batch_size: 
 
 
 def _write_plots(run_dir: Path, metrics: dict) -> None:
+    """The learning curves and the confusion matrix of the chosen split, each written beside and renamed."""
     if (run_dir / "history.csv").exists():
-        plot_learning_curves(run_dir / "history.csv", run_dir / "learning_curves.png")
+        with _writing(run_dir / "learning_curves.png"), atomic_path(run_dir / "learning_curves.png") as staging:
+            plot_learning_curves(run_dir / "history.csv", staging)
     split = next(s for s in ("validation", "test", "train") if s in metrics["splits"])
-    plot_confusion_matrix(
-        metrics["splits"][split]["confusion_matrix"],
-        list(metrics["splits"][split]["per_class"]),
-        run_dir / "confusion_matrix.png",
-        title=f"{metrics['model']} on {split} (accuracy {metrics['splits'][split]['accuracy']:.3f})",
-    )
+    with _writing(run_dir / "confusion_matrix.png"), atomic_path(run_dir / "confusion_matrix.png") as staging:
+        plot_confusion_matrix(
+            metrics["splits"][split]["confusion_matrix"],
+            list(metrics["splits"][split]["per_class"]),
+            staging,
+            title=f"{metrics['model']} on {split} (accuracy {metrics['splits'][split]['accuracy']:.3f})",
+        )
 
 
 def _write_run_info(run_dir: Path, data, sizes: dict, strategy) -> None:
