@@ -33,8 +33,8 @@ def compare_to_reference(
     """Parity of one artifact's probabilities with the reference's on the same images.
 
     Args:
-        reference, probs: (N, 7) probabilities of the Keras model and of the artifact.
-        labels: (N,) true labels.
+        reference, probs: (N, K) probabilities of the Keras model and of the artifact (K classes).
+        labels: (N,) true labels, indices into the model's K classes.
         kind: ``"float"``, ``"float16"`` or ``"int8"``: which thresholds apply.
         thresholds: The gate.
 
@@ -88,9 +88,9 @@ def parity_report(
     """The parity report over several artifacts.
 
     Args:
-        reference: (N, 7) probabilities of the Keras model.
-        artifact_probs: ``{artifact name: (N, 7) probabilities}`` on the same images.
-        labels: (N,) true labels.
+        reference: (N, K) probabilities of the Keras model (K classes).
+        artifact_probs: ``{artifact name: (N, K) probabilities}`` on the same images.
+        labels: (N,) true labels, indices into the model's K classes.
         kinds: ``{artifact name: "float" | "float16" | "int8"}``; unnamed artifacts are ``"float"``.
         thresholds: The gate; defaults to ``ParityThresholds()``.
 

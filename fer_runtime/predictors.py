@@ -15,13 +15,13 @@ from typing import Protocol
 import numpy as np
 
 from model_zoo.artifacts import SERVING_SIGNATURE, TFLITE_ARTIFACTS, artifact, artifact_path
-from model_zoo.constants import NUM_CLASSES
 
 
 class Predictor(Protocol):
-    """Something that turns uint8 images (N, H, W, C) into class probabilities (N, K)."""
+    """Something that turns uint8 images (N, H, W, C) into class probabilities (N, K); K is ``num_classes``."""
 
     name: str
+    num_classes: int
 
     def predict(self, images: np.ndarray) -> np.ndarray: ...
 
@@ -43,6 +43,7 @@ class KerasPredictor:
         self.model = path_or_model if isinstance(path_or_model, keras.Model) else load_model(path_or_model)
         self.eager = eager
         self.name = "keras-eager" if eager else "keras"
+        self.num_classes = int(self.model.output_shape[-1])
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         batch = _as_uint8_batch(images)
@@ -64,6 +65,7 @@ class SavedModelPredictor:
         self.fn = self.loaded.signatures[signature]
         self.input_name = next(iter(self.fn.structured_input_signature[1]))
         self.name = "saved_model"
+        self.num_classes = int(next(iter(self.fn.structured_outputs.values())).shape[-1])
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         outputs = self.fn(**{self.input_name: self._tf.constant(_as_uint8_batch(images))})
@@ -85,6 +87,7 @@ class TFLitePredictor:
         self.output = self.interpreter.get_output_details()[0]
         self.face_shape = tuple(int(d) for d in self.input["shape"][1:])
         self.name = name or _tflite_backend_name(Path(path))
+        self.num_classes = int(self.output["shape"][-1])
         self._batch = int(self.input["shape"][0])
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -150,9 +153,18 @@ def load_predictor(path: str | Path, num_threads: int | None = None) -> Predicto
 
 
 def predict_in_batches(predictor: Predictor, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Run ``predictor`` over ``images`` in chunks of ``batch_size`` and stack the probabilities."""
+    """Run ``predictor`` over ``images`` in chunks of ``batch_size`` and stack the probabilities.
+
+    Args:
+        predictor: Any predictor of this module.
+        images: uint8 (N, H, W, C) images.
+        batch_size: Images per call of the predictor.
+
+    Returns:
+        (N, ``predictor.num_classes``) float32 probabilities; (0, ``num_classes``) for no image.
+    """
     outputs = [predictor.predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
-    return np.concatenate(outputs) if outputs else np.zeros((0, NUM_CLASSES), np.float32)
+    return np.concatenate(outputs) if outputs else np.zeros((0, predictor.num_classes), np.float32)
 
 
 def _tflite_backend_name(path: Path) -> str:

@@ -68,3 +68,24 @@ def label_mode_class_names(label_mode: str) -> tuple[str, ...]:
         return LABEL_MODES[label_mode]
     except KeyError:
         raise ValueError(f"Unknown label mode {label_mode!r}; choose one of {', '.join(LABEL_MODES)}") from None
+
+
+def class_names_for_width(num_outputs: int) -> tuple[str, ...]:
+    """The classes of a model that outputs ``num_outputs`` probabilities, when nothing names them (no ``labels.txt``).
+
+    Args:
+        num_outputs: The width of the model's output.
+
+    Returns:
+        The classes of the label modes with that many: 7 are FER2013's, 8 FER+'s.
+
+    Raises:
+        ValueError: if no label mode has ``num_outputs`` classes.
+    """
+    by_count = {len(names): names for names in LABEL_MODES.values()}
+    if num_outputs not in by_count:
+        raise ValueError(
+            f"A model with {num_outputs} outputs has no known classes (a label mode has "
+            f"{' or '.join(str(n) for n in sorted(by_count))}): write its {LABELS_FILE}, one class name per line"
+        )
+    return by_count[num_outputs]

@@ -4,6 +4,9 @@ Sections: status (blessing, baseline), model and files, data (splits, class shar
 configuration and learning curves, evaluation (summary, per-class table against the baseline, confusion matrix),
 parity, speed, known limits, and how to reproduce the run. Figures are written beside the markdown and referenced
 by relative path, so the card reads the same in the run directory and in a pushed version.
+
+The classes are the run's: the model's from its export's ``labels.txt``, the data's from their statistics (7
+FER2013 emotions, or 8 with FER+'s contempt); a run on FER+ labels says so in its title and data section.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from export.push import pushed_name
 from fer_runtime.atomic_files import write_text_atomic
-from model_zoo.constants import CLASS_NAMES, FACE_SHAPE
+from model_zoo.constants import CLASS_NAMES, DEFAULT_LABEL_MODE, FACE_SHAPE, read_labels
 from orchestration.settings import PipelineSettings
 from orchestration.stage_results import BenchResult, CandidateResults, DataResult, EvaluationResult, TrainResult
 from pipeline.config import TrainConfig
@@ -98,8 +101,8 @@ def render_model_card(
     metadata = _read_json(export_dir / "metadata.json")
     sections = [
         _status_section(run_id, train, evaluation),
-        _model_section(train.config, _read_json(export_dir / "manifest.json")),
-        _data_section(data, _read_json(Path(data.statistics))),
+        _model_section(train.config, _read_json(export_dir / "manifest.json"), read_labels(export_dir)),
+        _data_section(data, _read_json(Path(data.statistics)), train.config.get("labels", DEFAULT_LABEL_MODE)),
         _configuration_section(settings.preset, train.config),
         _training_section(train, figures),
         _evaluation_section(evaluation, figures),
@@ -115,16 +118,20 @@ def _status_section(run_id: str, train: TrainResult, evaluation: EvaluationResul
     """The title, and whether the candidate was blessed against which baseline, on which faces."""
     blessing, candidate = evaluation.blessing, evaluation.candidate
     verdict = "**Blessed**" if blessing.blessed else "**Not blessed**: " + "; ".join(blessing.reasons)
+    labels = train.config.get("labels", DEFAULT_LABEL_MODE)
+    data = "FER2013" if labels == DEFAULT_LABEL_MODE else f"FER2013 with {labels} labels"
     return [
-        f"# Model card: {train.config['model']} on FER2013 (pipeline run `{run_id}`)",
+        f"# Model card: {train.config['model']} on {data} (pipeline run `{run_id}`)",
         "",
         f"{verdict}. Compared with {evaluation.baseline_source} (`{evaluation.baseline.model_dir}`) on the "
         f"same {candidate.metrics['n']} faces of the {candidate.split} split.",
     ]
 
 
-def _model_section(config: dict[str, Any], manifest: dict[str, dict[str, Any]]) -> list[str]:
-    """The architecture, its input and output, and the model files as pushed."""
+def _model_section(
+    config: dict[str, Any], manifest: dict[str, dict[str, Any]], class_names: tuple[str, ...]
+) -> list[str]:
+    """The architecture, its input and output (``class_names``, the export's), and the model files as pushed."""
     h, w, c = FACE_SHAPE
     lines = [
         "## Model",
@@ -132,7 +139,7 @@ def _model_section(config: dict[str, Any], manifest: dict[str, dict[str, Any]]) 
         f"- Architecture `{config['model']}` with arguments `{json.dumps(config['model_kwargs'])}`; input uint8 "
         f"({h}, {w}, {c}) gray faces (any size and 1 or 3 channels for the Keras model and the SavedModel's "
         "`serving_default`: the preprocessing is in the graph); output the probabilities of "
-        f"{len(CLASS_NAMES)} classes: {', '.join(f'{i} {n}' for i, n in enumerate(CLASS_NAMES))}.",
+        f"{len(class_names)} classes: {', '.join(f'{i} {n}' for i, n in enumerate(class_names))}.",
         "- Files, as pushed (TensorFlow Serving loads the SavedModel at the version's root):",
         "",
     ]
@@ -146,17 +153,20 @@ def _model_section(config: dict[str, Any], manifest: dict[str, dict[str, Any]]) 
     )
 
 
-def _data_section(data: DataResult, statistics: dict[str, Any]) -> list[str]:
-    """The source, the faces and class shares of each split, and the validation's findings."""
+def _data_section(data: DataResult, statistics: dict[str, Any], labels: str) -> list[str]:
+    """The source and labels, the faces and class shares of each split, and the validation's findings."""
     splits = statistics["splits"]
     names = list(splits)
     rows = [["faces", *(splits[n]["faces"] for n in names)]]
     rows += [
         [cls, *(f"{splits[n]['class_counts'][cls]} ({_pct(splits[n]['class_shares'][cls])})" for n in names)]
-        for cls in CLASS_NAMES
+        for cls in statistics.get("classes", CLASS_NAMES)  # statistics without classes: FER2013's
     ]
     anomalies = data.anomalies
-    lines = ["## Data", "", f"Source `{data.source}`, fingerprint `{data.fingerprint}`.", ""]
+    source = f"Source `{data.source}`, fingerprint `{data.fingerprint}`"
+    if labels != DEFAULT_LABEL_MODE:
+        source += f"; labels `{labels}` (FER+ votes), faces FER+ leaves out not counted"
+    lines = ["## Data", "", source + ".", ""]
     lines += _table(["", *names], rows)
     lines += ["", "Validation findings:" if anomalies else "Validation found nothing to report."]
     return (
@@ -202,6 +212,15 @@ def _evaluation_section(evaluation: EvaluationResult, figures: dict[str, str]) -
     candidate, split = evaluation.candidate.metrics, evaluation.candidate.split
     baseline = evaluation.baseline.metrics
     lines = [f"## Evaluation on {split} ({candidate['n']} faces)", ""]
+    classes = list(candidate["per_class"])
+    left_out = [c for c in evaluation.candidate.model_classes if c not in classes]
+    if left_out:
+        lines += [
+            f"Scored over the {len(classes)} classes the candidate shares with the baseline and the labels: "
+            f"{', '.join(left_out)} left out (faces labelled with it not counted; each model's choice its most "
+            "probable of the classes scored).",
+            "",
+        ]
     if split == "validation":
         lines += [
             "The data have no test split: these faces also chose the best checkpoint, so the figures are optimistic.",

@@ -28,20 +28,24 @@ def new_run_id() -> str:
 
 
 def check_local_inputs(settings: PipelineSettings, run_id: str) -> None:
-    """What a local run can check before any step starts: the data, the baseline, a new run id.
+    """What a local run can check before any step starts: the data (and FER+ votes), the baseline, a new run id.
 
     Args:
         settings: The run's settings (paths absolute).
         run_id: The run's id.
 
     Raises:
-        FileNotFoundError: if the data or the baseline are missing.
+        FileNotFoundError: if the data, the FER+ vote file of FER+ labels or the baseline are missing.
         ValueError: if the run id was used before under this root.
     """
     from model_zoo.artifacts import artifact_path
     from pipeline.fer2013_sources import find_source
+    from pipeline.ferplus_labels import FERPLUS_MODES, locate_ferplus_file
 
-    find_source(settings.overrides["data"])  # MissingDataError (a FileNotFoundError) says what to put where
+    config = settings.train_config()
+    source = find_source(config.data)  # MissingDataError (a FileNotFoundError) says what to put where
+    if config.labels in FERPLUS_MODES:
+        locate_ferplus_file(source.path, config.ferplus)  # MissingFerPlusError says where to put it
     if settings.baseline and not artifact_path(settings.baseline, "keras").is_file():
         raise FileNotFoundError(f"--baseline {settings.baseline} holds no model.keras: give a fer-export directory "
                                 "or a pushed version")  # fmt: skip

@@ -1,6 +1,8 @@
 """The settings of one pipeline run: one dataclass, written into every run directory as ``settings.json``.
 
-The training configuration is a ``fer-train`` preset with overrides (``pipeline.config``: one training recipe);
+The training configuration is a ``fer-train`` preset with overrides (``pipeline.config``: one training recipe); its
+``labels`` (the label mode: FER2013's 7 classes or FER+'s 8) and ``ferplus`` (the FER+ vote file) decide the labels
+of every stage: the data checks, the training, the parity gate, the evaluation, the benchmark and the card;
 the thresholds' defaults are those of ``pipeline.blessing.BlessingThresholds`` and
 ``pipeline.data_validation.Schema``. Nothing here imports TensorFlow.
 """
@@ -27,6 +29,7 @@ SEARCH_TAKES = ("data", "data_dir", "max_train_examples", "max_eval_examples", "
                 "precision", "seed", "verbose")  # fmt: skip
 DEFAULT_IMAGE = "fer-pipeline:latest"  # the container image of a compiled pipeline: this project, installed with .[kfp]
 PATH_SETTINGS = ("root", "push_dir", "baseline")
+PATH_OVERRIDES = ("data", "data_dir", "ferplus")  # the training settings that are local paths
 
 
 @dataclass
@@ -103,7 +106,7 @@ class PipelineSettings:
             return str(Path(path).expanduser().resolve()) if path else path
 
         overrides = dict(self.overrides)
-        for key in ("data", "data_dir"):
+        for key in PATH_OVERRIDES:
             if overrides.get(key):
                 overrides[key] = absolute(overrides[key])
         return dataclasses.replace(
@@ -113,7 +116,7 @@ class PipelineSettings:
     def relative_paths(self) -> list[str]:
         """The path settings that are relative (a compiled pipeline's steps run in other machines' directories)."""
         paths = {name: getattr(self, name) for name in PATH_SETTINGS}
-        paths |= {key: self.overrides.get(key) for key in ("data", "data_dir")}
+        paths |= {key: self.overrides.get(key) for key in PATH_OVERRIDES}
         return [name for name, path in paths.items() if path and not Path(path).is_absolute()]
 
     def for_cluster(self) -> PipelineSettings:
@@ -169,8 +172,13 @@ class PipelineSettings:
         return BlessingThresholds(self.min_accuracy, self.max_accuracy_drop, self.max_recall_drop)
 
     def schema(self) -> Schema:
-        """The data validation's schema with these settings' limits."""
-        return Schema(
+        """The data validation's schema with these settings' limits, its classes those of the training's labels.
+
+        Raises:
+            ValueError: on an unknown preset or field, or a value the training configuration refuses.
+        """
+        return Schema.for_labels(
+            self.train_config().labels,
             max_constant_share=self.max_constant_share,
             max_cross_split_duplicate_share=self.max_cross_split_duplicate_share,
             max_share_shift=self.max_share_shift,

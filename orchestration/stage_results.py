@@ -192,16 +192,19 @@ class ModelEvaluation(CachedResult):
     """One model's evaluation (cached by the file's hash, so the baseline may reuse the candidate's).
 
     Attributes:
-        metrics: ``pipeline.metrics.classification_metrics``.
+        metrics: ``pipeline.metrics.classification_metrics`` over the classes the models compared share with the
+            labels (its ``per_class`` names them), on the faces labelled with one of them.
         split: The split evaluated on.
         backend: The backend evaluated.
         model_dir: The directory the model was read from.
+        model_classes: The model's own classes (its ``labels.txt``), in output order.
     """
 
     metrics: dict[str, Any]
     split: str
     backend: str
     model_dir: str
+    model_classes: list[str]
 
 
 @dataclass(frozen=True, kw_only=True)

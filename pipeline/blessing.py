@@ -4,6 +4,9 @@
 ``min_accuracy``, lose at most ``max_accuracy_drop`` of accuracy against the baseline, and at most
 ``max_recall_drop`` of any class's recall. Every check that fails becomes a reason; a model is pushed only
 when there is none.
+
+Both results must be over the same classes of the same faces: an 8-class (FER+) candidate and a 7-class baseline
+are compared over the classes they share, both scored with ``pipeline.metrics.shared_classes``.
 """
 
 from __future__ import annotations
@@ -47,12 +50,14 @@ def _summary(metrics: dict) -> dict:
         "n": metrics["n"],
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],
+        "classes": list(metrics["per_class"]),
         "recall": {c: v["recall"] for c, v in metrics["per_class"].items()},
     }
 
 
 def bless(candidate: dict, baseline: dict | None, thresholds: BlessingThresholds = BlessingThresholds()) -> Blessing:
-    """Decide whether ``candidate`` may replace ``baseline`` (both ``classification_metrics`` on the same faces).
+    """Decide whether ``candidate`` may replace ``baseline`` (both ``classification_metrics`` of the same faces and
+    classes).
 
     Args:
         candidate: The new model's metrics.
@@ -64,12 +69,17 @@ def bless(candidate: dict, baseline: dict | None, thresholds: BlessingThresholds
         A ``Blessing``; its ``reasons`` say, with numbers, every bar the candidate missed.
 
     Raises:
-        ValueError: if the two were measured on different numbers of faces.
+        ValueError: if the two were measured on different numbers of faces, or over different classes.
     """
     if baseline is not None and baseline["n"] != candidate["n"]:
         raise ValueError(
             f"the candidate was evaluated on {candidate['n']} faces and the baseline on {baseline['n']}: "
             "compare them on the same faces"
+        )
+    if baseline is not None and list(baseline["per_class"]) != list(candidate["per_class"]):
+        raise ValueError(
+            f"the candidate was scored over the classes {list(candidate['per_class'])} and the baseline over "
+            f"{list(baseline['per_class'])}: score both over the classes they share (pipeline.metrics.shared_classes)"
         )
     reasons = []
     accuracy = candidate["accuracy"]
@@ -83,7 +93,7 @@ def bless(candidate: dict, baseline: dict | None, thresholds: BlessingThresholds
                 f"(at most {thresholds.max_accuracy_drop:.4f} allowed)"
             )
         for name, before in baseline["per_class"].items():
-            after = candidate["per_class"].get(name, {"recall": 0.0})["recall"]
+            after = candidate["per_class"][name]["recall"]
             if before["recall"] - after > thresholds.max_recall_drop + EPSILON:
                 reasons.append(
                     f"recall of {name} {after:.4f} is {before['recall'] - after:.4f} below the baseline's "

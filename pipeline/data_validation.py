@@ -6,6 +6,10 @@ exact duplicates by content hash, within a split and across splits (with the lab
 given, the statistics of the last pushed run (a class whose share moved more than ``max_share_shift``).
 ``write_report`` writes both as JSON and markdown. The training pipeline stops on an anomaly of severity
 ``error`` unless told to go on.
+
+The classes are those of the data's label mode (``model_zoo.constants.LABEL_MODES``): FER2013's seven, or eight
+with FER+ labels. The statistics record the mode and its classes; statistics of another mode are not compared
+for drift (their shares count other labels).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_zoo.constants import CLASS_NAMES, FACE_SHAPE
+from model_zoo.constants import CLASS_NAMES, DEFAULT_LABEL_MODE, FACE_SHAPE, label_mode_class_names
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,7 @@ class Schema:
     """What a FER2013 preparation must look like, and the limits past which something is wrong.
 
     Args:
-        classes: The class names, in label order.
+        classes: The class names, in label order (``Schema.for_labels`` gives a label mode's).
         shape: The shape of one face.
         min_faces: Fewest faces a split may have.
         max_constant_share: Largest share of constant (blank) images in a split.
@@ -41,6 +45,15 @@ class Schema:
     # FER2013 itself: 270 of PublicTest's 3,589 faces (7.5 %) are also in Training (10 with another label).
     max_cross_split_duplicate_share: float = 0.10
     max_share_shift: float = 0.05
+
+    @classmethod
+    def for_labels(cls, labels: str, **limits: float) -> Schema:
+        """The schema of data labelled by the label mode ``labels``, with ``limits`` (the other fields).
+
+        Raises:
+            ValueError: on an unknown label mode.
+        """
+        return cls(classes=label_mode_class_names(labels), **limits)
 
 
 @dataclass(frozen=True)
@@ -76,29 +89,37 @@ def image_hashes(images: np.ndarray) -> list[str]:
 
 
 def split_statistics(
-    splits: dict[str, tuple[np.ndarray, np.ndarray]], class_names: tuple[str, ...] = CLASS_NAMES
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    class_names: tuple[str, ...] | None = None,
+    labels: str = DEFAULT_LABEL_MODE,
 ) -> dict:
     """Statistics of every split and the duplicates between splits.
 
     Args:
         splits: Split name -> (images (N, H, W, C) uint8, labels (N,)).
-        class_names: Names of the labels 0..K-1.
+        class_names: Names of the labels 0..K-1 (None: those of ``labels``).
+        labels: The label mode of the labels (a key of ``LABEL_MODES``).
 
     Returns:
-        ``{"splits": {name: SplitStatistics as a dict}, "cross_split_duplicates": {"a|b": {"faces",
-        "conflicting_labels"}}, "fingerprint": a hash of every split's hashes and labels}``.
+        ``{"labels": the label mode, "classes": the class names, "splits": {name: SplitStatistics as a dict},
+        "cross_split_duplicates": {"a|b": {"faces", "conflicting_labels"}}, "fingerprint": a hash of every split's
+        hashes and labels}``.
+
+    Raises:
+        ValueError: on an unknown label mode.
     """
+    class_names = tuple(class_names) if class_names is not None else label_mode_class_names(labels)
     stats, hashes = {}, {}
     fingerprint = hashlib.blake2b(digest_size=16)
-    for name, (images, labels) in sorted(splits.items()):
-        labels = np.asarray(labels).astype(int)
+    for name, (images, split_labels) in sorted(splits.items()):
+        split_labels = np.asarray(split_labels).astype(int)
         split_hashes = image_hashes(images)
-        hashes[name] = dict(zip(split_hashes, labels))
-        fingerprint.update(name.encode() + "".join(split_hashes).encode() + labels.tobytes())
-        counts = Counter(labels.tolist())
+        hashes[name] = dict(zip(split_hashes, split_labels))
+        fingerprint.update(name.encode() + "".join(split_hashes).encode() + split_labels.tobytes())
+        counts = Counter(split_labels.tolist())
         first_label: dict[str, int] = {}
         duplicates = conflicts = 0
-        for h, label in zip(split_hashes, labels):
+        for h, label in zip(split_hashes, split_labels):
             if h in first_label:
                 duplicates += 1
                 conflicts += first_label[h] != label
@@ -131,16 +152,38 @@ def split_statistics(
             shared = hashes[a].keys() & hashes[b].keys()
             conflicting = sum(hashes[a][h] != hashes[b][h] for h in shared)
             cross[f"{a}|{b}"] = {"faces": len(shared), "conflicting_labels": int(conflicting)}
-    return {"splits": stats, "cross_split_duplicates": cross, "fingerprint": fingerprint.hexdigest()}
+    return {
+        "labels": labels,
+        "classes": list(class_names),
+        "splits": stats,
+        "cross_split_duplicates": cross,
+        "fingerprint": fingerprint.hexdigest(),
+    }
 
 
 def find_anomalies(statistics: dict, schema: Schema = Schema(), previous: dict | None = None) -> list[Anomaly]:
     """What in ``statistics`` breaks ``schema``, or moved too far from ``previous`` (the last pushed run's).
 
+    Args:
+        statistics: ``split_statistics``' result.
+        schema: What the data must look like; its classes must be those the statistics counted.
+        previous: The statistics of the last pushed run; class shares are compared only when they have the same
+            label mode (statistics without one are of FER2013's labels).
+
     Returns:
         The anomalies, errors first.
     """
     found: list[Anomaly] = []
+    counted = statistics.get("classes")
+    if counted is not None and tuple(counted) != tuple(schema.classes):
+        detail = f"the data have the classes {counted}, the schema {list(schema.classes)}"
+        found.append(Anomaly("classes", "all", detail))
+    labels = statistics.get("labels", DEFAULT_LABEL_MODE)
+    before = (previous or {}).get("labels", DEFAULT_LABEL_MODE)
+    if previous and before != labels:
+        detail = f"the previous run's faces were labelled {before}, these {labels}: class shares not compared"
+        found.append(Anomaly("labels_changed", "all", detail, "warning"))
+        previous = None
     for name, s in statistics["splits"].items():
         if s["faces"] < schema.min_faces:
             found.append(Anomaly("too_few_faces", name, f"{s['faces']} faces, fewer than {schema.min_faces}"))
@@ -193,7 +236,8 @@ def write_report(statistics: dict, anomalies: list[Anomaly], out_dir: str | Path
     json_path.write_text(json.dumps(report, indent=2))
     splits = statistics["splits"]
     names = list(splits)
-    lines = ["# Data report", "", f"Fingerprint `{statistics['fingerprint']}`.", "",
+    labels = statistics.get("labels", DEFAULT_LABEL_MODE)
+    lines = ["# Data report", "", f"Fingerprint `{statistics['fingerprint']}`; labels `{labels}`.", "",
              "| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]  # fmt: skip
     for key in ("faces", "pixel_mean", "pixel_std", "constant_images", "duplicates_within"):
         lines.append(f"| {key} | " + " | ".join(str(splits[n][key]) for n in names) + " |")

@@ -1,25 +1,44 @@
-"""Drawing face boxes and emotion labels onto an image."""
+"""Drawing face boxes and emotion labels onto an image, each emotion in its own colour.
+
+Colours are keyed by class name, so an export with any classes draws: FER2013's seven emotions and FER+'s
+contempt have fixed colours (``EMOTION_COLOURS``), any other name a colour of its own derived from the name.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from model_zoo.constants import CLASS_NAMES
+# One colour per class (RGB), by class name: FER2013's seven emotions, then FER+'s contempt.
+EMOTION_COLOURS: dict[str, tuple[int, int, int]] = {
+    "Angry": (230, 57, 70),
+    "Disgust": (106, 153, 78),
+    "Fear": (155, 93, 229),
+    "Happy": (255, 183, 3),
+    "Sad": (33, 158, 188),
+    "Surprise": (251, 133, 0),
+    "Neutral": (173, 181, 189),
+    "Contempt": (214, 40, 140),
+}
 
-# One colour per class (RGB), in class order: Angry, Disgust, Fear, Happy, Sad, Surprise, Neutral.
-_CLASS_COLOURS = (
-    (230, 57, 70),
-    (106, 153, 78),
-    (155, 93, 229),
-    (255, 183, 3),
-    (33, 158, 188),
-    (251, 133, 0),
-    (173, 181, 189),
-)
-EMOTION_COLOURS = dict(zip(CLASS_NAMES, _CLASS_COLOURS, strict=True))
+
+def emotion_colour(name: str) -> tuple[int, int, int]:
+    """The RGB colour a class is drawn in.
+
+    Args:
+        name: A class name, as an export's ``labels.txt`` spells it.
+
+    Returns:
+        Its colour in ``EMOTION_COLOURS``; for another name, a light colour derived from the name (the same on
+        every run and machine), so that every class of any export has one.
+    """
+    if name in EMOTION_COLOURS:
+        return EMOTION_COLOURS[name]
+    red, green, blue = (96 + value * 159 // 255 for value in hashlib.blake2b(name.encode(), digest_size=3).digest())
+    return red, green, blue  # each 96-255: light enough for the black label text
 
 
 def draw_faces(image: np.ndarray, faces: Sequence) -> np.ndarray:
@@ -36,7 +55,7 @@ def draw_faces(image: np.ndarray, faces: Sequence) -> np.ndarray:
     thickness = max(2, round(max(out.shape[:2]) / 400))
     for face in faces:
         x, y, w, h = face.box
-        colour = EMOTION_COLOURS.get(face.emotion, (255, 255, 255))
+        colour = emotion_colour(face.emotion)
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness)
         label = f"{face.emotion} {face.confidence:.0%}"
         font_scale = max(0.5, w / 220)

@@ -1,9 +1,13 @@
-"""``EmotionRecognizer``: every face in an image, its box, its emotion and all seven probabilities."""
+"""``EmotionRecognizer``: every face in an image, its box, its emotion and the probability of every class.
+
+The classes are the export's (its ``labels.txt``): FER2013's seven emotions, or eight with FER+'s contempt.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,7 +27,8 @@ NO_FACE_MESSAGE = "No face found. Try a well-lit, frontal face that fills more o
 
 @dataclass
 class FaceResult:
-    """One face: ``box`` (x, y, w, h) in image pixels, the top ``emotion``, its ``confidence`` and all probabilities."""
+    """One face: ``box`` (x, y, w, h) in image pixels, the top ``emotion``, its ``confidence`` and the probability of
+    every class of the export, by name in ``labels.txt`` order."""
 
     box: tuple[int, int, int, int]
     emotion: str
@@ -90,7 +95,8 @@ class FoundFaces:
 class EmotionRecognizer:
     """Finds faces and classifies their emotion with a selectable backend and face detector.
 
-    Class names come from the export's ``labels.txt``. Only the backend in use is loaded,
+    Class names come from the export's ``labels.txt`` (7 or 8 classes; FER2013's seven if it has none), checked
+    against the width of the model's output when it classifies. Only the backend in use is loaded,
     so a TFLite backend never imports TensorFlow. Each face is cut out framed as FER2013's faces
     are (the detector's calibrated framing, ``serving_demo.face_crops``) and, with ``align``, turned
     upright by its eyes.
@@ -285,8 +291,19 @@ class EmotionRecognizer:
         return face_results([d.box.as_tuple() for d in detections], probs, self.class_names)
 
 
-def face_results(boxes: list[tuple[int, int, int, int]], probs, class_names: list[str]) -> list[FaceResult]:
-    """``FaceResult``s of face boxes and their class probabilities (N, classes): the top class and all of them."""
+def face_results(
+    boxes: list[tuple[int, int, int, int]], probs: np.ndarray, class_names: Sequence[str]
+) -> list[FaceResult]:
+    """``FaceResult``s of face boxes and their class probabilities: the top class and all of them.
+
+    Args:
+        boxes: (x, y, w, h) of each face, in image pixels.
+        probs: (N, K) probabilities, one row per box, in ``class_names`` order.
+        class_names: The K class names of the export.
+
+    Returns:
+        One ``FaceResult`` per box, in order.
+    """
     results = []
     for box, p in zip(boxes, probs):
         top = int(np.argmax(p))

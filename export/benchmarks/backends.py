@@ -3,8 +3,10 @@
 For each backend of the artifact table and thread count, in a fresh process (thread pools and peak
 memory are per process): load time; batch-1 latency p50/p90/p99 over
 ``--iterations`` calls after ``--warmup`` calls; batch-64 throughput; file size;
-peak resident memory; and accuracy on ``--split`` when ``--data`` is given.
-Every backend gets the same inputs. Prints a table and writes JSON and a bar chart.
+peak resident memory; and accuracy on ``--split`` when ``--data`` is given, against the labels the export's
+model was trained on (``load_bench_inputs``' ``labels``: the export's label mode, ``export.export_labels``), so
+that a label is the index of the model's class. Every backend gets the same inputs. Prints a table and writes
+JSON and a bar chart.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.artifacts import BACKENDS, artifact, artifact_path
-from model_zoo.constants import FACE_SHAPE
+from model_zoo.constants import DEFAULT_LABEL_MODE, FACE_SHAPE
 
 RESULT_FIELDS = (
     "backend",
@@ -296,16 +298,33 @@ def load_bench_inputs(
     data_dir: str | None = None,
     seed: int = 0,
     skip_bad_rows: bool = False,
-):
+    labels: str = DEFAULT_LABEL_MODE,
+    ferplus: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """(faces, labels): up to ``limit`` real faces of ``split`` with labels, or random faces and None.
 
-    ``data``, ``data_dir`` and ``skip_bad_rows`` are those of ``load_fer2013``.
+    Args:
+        data: FER2013 (see ``load_fer2013``); None: 256 random faces drawn with ``seed``, without labels.
+        split: The split of ``data``.
+        limit: The most faces taken.
+        data_dir, skip_bad_rows: As for ``load_fer2013``.
+        seed: Seed of the random faces.
+        labels: The label mode of the labels (``load_fer2013``'s): the one the measured model was trained on.
+        ferplus: The FER+ vote file of a FER+ mode (None: found beside the FER2013 CSV).
+
+    Returns:
+        uint8 (N, 48, 48, 1) faces and (N,) labels (indices into ``labels``' classes), or None for random faces.
+
+    Raises:
+        KeyError: if the data lack ``split``.
+        MissingDataError, MissingFerPlusError, FerPlusError: from the dataset.
     """
     if data:
         from pipeline.fer2013_dataset import load_fer2013
         from pipeline.input_pipeline import dataset_to_arrays
 
-        return dataset_to_arrays(load_fer2013(data, data_dir, skip_bad_rows).split(split).take(limit))
+        fer = load_fer2013(data, data_dir, skip_bad_rows, labels, ferplus)
+        return dataset_to_arrays(fer.split(split).take(limit))
     return np.random.default_rng(seed).integers(0, 256, (256, *FACE_SHAPE), dtype=np.uint8), None
 
 

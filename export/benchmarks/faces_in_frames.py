@@ -279,7 +279,8 @@ def run_faces_in_frames(
 
     Args:
         artifacts: A ``fer-export`` directory (its ``backend`` classifies the faces).
-        faces, labels: The faces to paste (e.g. the validation split) and their classes.
+        faces, labels: The faces to paste (e.g. the validation split) and their classes: indices into the
+            export's classes (its ``labels.txt``), as ``load_bench_inputs`` gives them with the export's label mode.
         detectors: Names of ``serving_demo.detectors.DETECTORS``; the first is the one compared with the baseline.
         backend: The classifier backend.
         seed: Seeds the frames.

@@ -13,11 +13,15 @@ left in the cache has expired and samples once more (``settled``).
 Growth after warm-up, per measure: the mean of the last quarter of the samples taken after warm-up against the
 mean of their first quarter, in percent. Warm-up ends at the first sample taken after ``warmup`` calls and after
 the cache's first full expiry cycle (expiry plus clean-up interval), when the cache can have reached its steady
-size. Means over a quarter of the samples smooth the saw-tooth of the periodic clean-up.
+size. Means over a quarter of the samples smooth the saw-tooth of the periodic clean-up. At steady state the cache
+holds what the last expiry cycle's calls left, so its size follows the request rate, which moves when other jobs
+share the machine; the cache's growth is therefore also given per call ended within the cycle before each sample,
+which a leak raises and a change of rate does not.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
 import shutil
 import subprocess
@@ -37,6 +41,7 @@ from serving_demo.local_server import free_port
 DEFAULT_IMAGE = EXAMPLES_DIR / "astronaut.jpg"
 API_NAME = "/analyze"
 MEASURES = ("rss_bytes", "cache_bytes", "cache_files", "cache_dirs")
+CACHE_MEASURES = MEASURES[1:]
 MAX_MESSAGES = 5  # distinct failure messages kept in the result
 _STAMP_BITS = 24  # the call number, as a row of black or white 8x8 squares in the photo's top-left corner
 
@@ -178,8 +183,17 @@ def _log_tail(log_path: str | Path | None, lines: int = 5) -> str:
     return ": " + " | ".join(tail) if tail else ""
 
 
-def growth_after_warmup(samples: list[dict], measures: tuple[str, ...] = MEASURES) -> dict[str, float | None]:
+def growth_after_warmup(
+    samples: list[dict], measures: tuple[str, ...] = MEASURES, per_recent_request: bool = False
+) -> dict[str, float | None]:
     """Growth of each measure over ``samples`` (those after warm-up): last quarter's mean vs first quarter's, in %.
+
+    Args:
+        samples: The samples after warm-up, in order.
+        measures: The keys to compare.
+        per_recent_request: Divide each value by the sample's ``recent_requests`` (the calls that ended within
+            one cache expiry cycle before it) first. What the cache holds at steady state is proportional to the
+            request rate, which varies on a shared machine; a leak grows this ratio, a change of rate does not.
 
     Returns:
         ``{measure: percent}``; None where there are fewer than two samples or the first quarter's mean is 0.
@@ -187,10 +201,14 @@ def growth_after_warmup(samples: list[dict], measures: tuple[str, ...] = MEASURE
     if len(samples) < 2:
         return {m: None for m in measures}
     window = max(1, len(samples) // 4)
+
+    def value(sample: dict, measure: str) -> float:
+        return sample[measure] / max(1, sample["recent_requests"]) if per_recent_request else sample[measure]
+
     growth: dict[str, float | None] = {}
     for measure in measures:
-        first = sum(s[measure] for s in samples[:window]) / window
-        last = sum(s[measure] for s in samples[-window:]) / window
+        first = sum(value(s, measure) for s in samples[:window]) / window
+        last = sum(value(s, measure) for s in samples[-window:]) / window
         growth[measure] = round((last - first) / first * 100, 2) if first else None
     return growth
 
@@ -225,10 +243,11 @@ def run_soak(
         A dict: ``requests``, ``clients``, ``sample_every``, ``warmup_requests``, ``warmup_s``, ``cache_expiry_s``,
         ``cleanup_every_s``, ``image``, ``server`` (its ``/healthz`` answer), ``ok``, ``failures``,
         ``failure_messages``, ``wall_s``, ``requests_per_sec``, ``p50_ms``, ``p95_ms``, ``baseline`` (a sample
-        before the first call), ``samples`` (each: ``requests`` done, ``elapsed_s``, ``rss_bytes``,
-        ``cache_bytes``, ``cache_files``, ``cache_dirs``), ``settled`` (or None), ``peak`` (the largest value of
-        each measure over the samples), ``growth_pct`` (``growth_after_warmup`` of the samples after warm-up) and
-        ``growth_method``.
+        before the first call), ``samples`` (each: ``requests`` done, ``elapsed_s``, ``recent_requests`` (calls
+        ended within the last expiry cycle), ``rss_bytes``, ``cache_bytes``, ``cache_files``, ``cache_dirs``),
+        ``settled`` (or None), ``peak`` (the largest value of each measure over the samples), ``growth_pct``
+        (``growth_after_warmup`` of the samples after warm-up), ``growth_pct_per_recent_request`` (the same for the
+        cache measures, per recent call) and ``growth_method``.
 
     Raises:
         ValueError: if ``requests``, ``clients``, ``sample_every`` or ``cache_expiry`` is below 1.
@@ -251,6 +270,7 @@ def run_soak(
     latencies: list[float] = []
     failures: list[str] = []
     samples: list[dict] = []
+    finished: list[float] = []  # when each call ended
     lock = threading.Lock()
     state = {"next": 0, "done": 0}
 
@@ -264,9 +284,13 @@ def run_soak(
             began = time.perf_counter()
 
             def sample(done: int) -> dict:
+                now = time.perf_counter()
+                with lock:
+                    recent = len(finished) - bisect.bisect_left(finished, now - cycle_s)
                 return {
                     "requests": done,
-                    "elapsed_s": round(time.perf_counter() - began, 2),
+                    "elapsed_s": round(now - began, 2),
+                    "recent_requests": recent,
                     "rss_bytes": process_rss_bytes(process.pid),
                     **cache_usage(work_dir / "cache"),
                 }
@@ -313,6 +337,7 @@ def run_soak(
                                 latencies.append(elapsed_ms)
                             state["done"] += 1
                             done = state["done"]
+                            finished.append(time.perf_counter())  # under the lock: in order
                         if done % sample_every == 0 or done == requests:
                             taken = sample(done)
                             with lock:
@@ -358,7 +383,9 @@ def run_soak(
         "settled": settled,
         "peak": {m: max(s[m] for s in samples) for m in MEASURES} if samples else None,
         "growth_pct": growth_after_warmup(after),
-        "growth_method": "mean of the last quarter of the post-warm-up samples vs the mean of their first quarter",
+        "growth_pct_per_recent_request": growth_after_warmup(after, CACHE_MEASURES, per_recent_request=True),
+        "growth_method": "mean of the last quarter of the post-warm-up samples vs the mean of their first quarter; "
+        "per recent request: each cache value divided first by the calls that ended within one expiry cycle before",
     }
 
 
@@ -383,27 +410,35 @@ def _round(value: float | None) -> float | None:
 
 
 def format_table(result: dict) -> str:
-    """The samples as a text table (MiB for memory and disk), then the growth after warm-up and any failures."""
+    """The samples as a text table (MiB for memory and disk; ``recent``: calls ended within the last expiry cycle),
+    then the growth after warm-up and any failures."""
     mib = 1024 * 1024
-    header = f"{'requests':>9}  {'elapsed s':>9}  {'RSS MiB':>8}  {'cache MiB':>9}  {'files':>6}  {'folders':>7}"
+    header = (
+        f"{'requests':>9}  {'elapsed s':>9}  {'recent':>6}  {'RSS MiB':>8}  {'cache MiB':>9}  {'files':>6}  "
+        f"{'folders':>7}"
+    )
     rows = [header]
     named = [("start", result["baseline"])] + [("", s) for s in result["samples"]]
     if result["settled"]:
         named.append(("settled", result["settled"]))
     for name, s in named:
         rows.append(
-            f"{name or s['requests']:>9}  {s['elapsed_s']:>9.1f}  {s['rss_bytes'] / mib:>8.1f}  "
-            f"{s['cache_bytes'] / mib:>9.2f}  {s['cache_files']:>6}  {s['cache_dirs']:>7}"
+            f"{name or s['requests']:>9}  {s['elapsed_s']:>9.1f}  {s['recent_requests']:>6}  "
+            f"{s['rss_bytes'] / mib:>8.1f}  {s['cache_bytes'] / mib:>9.2f}  {s['cache_files']:>6}  {s['cache_dirs']:>7}"
         )
-    growth = result["growth_pct"]
 
-    def pct(measure: str) -> str:
+    def pct(growth: dict, measure: str) -> str:
         return "-" if growth[measure] is None else f"{growth[measure]:+.1f} %"
 
+    growth, per_call = result["growth_pct"], result["growth_pct_per_recent_request"]
     rows.append(
         f"growth after warm-up ({result['warmup_requests']} requests, {result['warmup_s']} s): "
-        f"RSS {pct('rss_bytes')}, cache disk {pct('cache_bytes')}, files {pct('cache_files')}, "
-        f"folders {pct('cache_dirs')}"
+        f"RSS {pct(growth, 'rss_bytes')}, cache disk {pct(growth, 'cache_bytes')}, "
+        f"files {pct(growth, 'cache_files')}, folders {pct(growth, 'cache_dirs')}"
+    )
+    rows.append(
+        f"  per recent request: cache disk {pct(per_call, 'cache_bytes')}, files {pct(per_call, 'cache_files')}, "
+        f"folders {pct(per_call, 'cache_dirs')}"
     )
     rows.append(
         f"{result['ok']} ok, {result['failures']} failed, {result['requests_per_sec']} req/s, "

@@ -9,6 +9,11 @@ peak resident memory; accuracy on ``--split`` when ``--data`` is given; and end 
 end on a 640x480 frame (detect + classify + draw) against the naive Haar pipeline.
 Every backend gets the same inputs. Prints a table and writes JSON and a bar chart.
 
+Accuracy is measured against the labels the export's model was trained on: the label mode its metadata.json
+records (``--labels`` otherwise), so an 8-class FER+ export is scored on FER+ labels (which need the FER+ vote file
+beside the FER2013 CSV, or ``--ferplus``). To score a model on other labels than its own, use ``fer-eval``: it
+scores over the classes the model and the labels share.
+
     fer-bench --data ../shared/data/fer2013 --faces-in-frames 600 --no-backends --json fif.json
 
 pastes 600 faces of --split into 640x480 scenes and measures every face detector on them: recall, false boxes
@@ -29,6 +34,7 @@ from pathlib import Path
 
 from fer_runtime.command_line import CommandError, run_command
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, check_backend
+from model_zoo.constants import DEFAULT_LABEL_MODE, LABEL_MODES
 from serving_demo.command_line import add_model_options
 from serving_demo.detectors import DETECTORS
 
@@ -52,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="FER2013 data: measure accuracy and use real faces as inputs (default: none, random faces)",
     )
     parser.add_argument("--data-dir", metavar="DIR", help="prepared-dataset cache (default: ~/tensorflow_datasets)")
+    parser.add_argument(
+        "--labels",
+        choices=tuple(LABEL_MODES),
+        help="labels of --data to score against; their classes must be the export's (default: the label mode the "
+        "export's metadata.json records, else fer2013 for a 7-class export)",
+    )
+    parser.add_argument(
+        "--ferplus",
+        metavar="PATH",
+        help="the FER+ vote file fer2013new.csv of FER+ labels (default: the one beside the FER2013 CSV)",
+    )
     parser.add_argument("--split", default="validation", help="split of --data to measure on (default: validation)")
     parser.add_argument("--limit", type=int, default=100_000, help="at most this many faces (default: 100000)")
     parser.add_argument(
@@ -147,7 +164,11 @@ def _bench(args: argparse.Namespace) -> None:
     if (args.faces_in_frames or args.calibrate_framing) and not args.data:
         raise CommandError("--faces-in-frames and --calibrate-framing need FER2013 faces: give --data")
     args.artifacts = args.artifacts or str(pretrained_artifacts_dir())
-    faces, labels = load_bench_inputs(args.data, args.split, args.faces_in_frames or args.limit, args.data_dir)
+    label_mode = _label_mode(args) if args.data else None  # random faces have no labels
+    faces, labels = load_bench_inputs(
+        args.data, args.split, args.faces_in_frames or args.limit, args.data_dir,
+        labels=label_mode or DEFAULT_LABEL_MODE, ferplus=args.ferplus,
+    )  # fmt: skip
     if args.calibrate_framing:
         from export.benchmarks.faces_in_frames import calibrate_framing, format_framing
 
@@ -172,12 +193,29 @@ def _bench(args: argparse.Namespace) -> None:
         print(format_faces_in_frames(faces_in_frames))
     _write_json(args.json, {
         "artifacts": str(args.artifacts), "data": args.data, "split": args.split if args.data else None,
+        "labels": label_mode,
         "faces": int(len(faces)), "cpu_count": os.cpu_count(), "detector": args.detector, "results": results,
         "faces_in_frames": faces_in_frames,
     })  # fmt: skip
     if args.plot and results:
         plot_results(results, args.plot)
         print(f"wrote {args.plot}")
+
+
+def _label_mode(args: argparse.Namespace) -> str:
+    """The label mode ``--data`` is loaded with: ``--labels``, else the export's (``export_labels``).
+
+    Raises:
+        CommandError: if the export's classes and the label mode disagree, or the export records no label mode.
+    """
+    from export.export_labels import export_label_mode
+
+    if not Path(args.artifacts).is_dir():
+        raise CommandError(f"No export at {args.artifacts}; run fer-export first")
+    try:
+        return export_label_mode(args.artifacts, args.labels)
+    except ValueError as e:
+        raise CommandError(f"{e} (fer-bench --labels)") from None
 
 
 def _write_json(path: str | None, record: dict) -> None:

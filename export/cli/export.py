@@ -10,6 +10,10 @@ The output directory holds ``model.keras``, ``saved_model/``, ``model_float32.tf
 file). The export is written beside the target and moved into place at the end, so an
 interrupted export never leaves a half-written directory. If any artifact fails the parity
 gate, the command exits 1; the report is saved either way.
+
+The export's ``labels.txt`` and ``metadata.json`` name the trained run's classes (7 FER2013 emotions, or 8 with
+FER+'s contempt), and the gate measures accuracy on the labels the run was trained on (its ``config.json``'s
+``labels`` and ``ferplus``; ``--labels`` and ``--ferplus`` for a bare ``.keras`` file).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 
 from export.parity import DEFAULT_PARITY_EXAMPLES, DEFAULT_REPRESENTATIVE_EXAMPLES
 from fer_runtime.command_line import CommandError, run_command
+from model_zoo.constants import LABEL_MODES
 from pipeline.cli import setup_logging
 
 
@@ -49,6 +54,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--data-dir", metavar="DIR", help="prepared-dataset cache (default: the run's, else ~/tensorflow_datasets)"
+    )
+    parser.add_argument(
+        "--labels",
+        choices=tuple(LABEL_MODES),
+        help="the labels of the gate's faces, those the model was trained on (default: the run's config.json; "
+        "fer2013 for a 7-class model without one)",
+    )
+    parser.add_argument(
+        "--ferplus",
+        metavar="PATH",
+        help="the FER+ vote file fer2013new.csv of --labels ferplus-* (default: the run's, else the one beside the "
+        "FER2013 CSV)",
     )
     parser.add_argument(
         "--parity-examples",
@@ -90,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from export.exporter import export_from_data, resolve_model_path  # TensorFlow loads here
+    from export.exporter import resolve_model_path  # TensorFlow loads here
+    from export.from_data import export_from_data
     from export.parity import format_parity_report
 
     model_path, run_config = resolve_model_path(args.model)
@@ -108,6 +126,8 @@ def _export(args: argparse.Namespace) -> int:
         training_config=run_config,
         overwrite=args.overwrite,
         flip_average=args.flip_average,
+        labels=args.labels,
+        ferplus=args.ferplus,
     )
     print(format_parity_report(result.report))
     print(f"Artifacts in {result.out_dir} (parity report: {result.out_dir / 'parity_report.json'})")

@@ -16,7 +16,8 @@ def bench_stage(settings: PipelineSettings, run_id: str, data: DataResult, expor
     Args:
         settings: The run's settings (the backends, threads, iterations and faces of the benchmark).
         run_id: The run's id.
-        data: The data stage's result (the benchmark's faces are from its evaluation split).
+        data: The data stage's result (the benchmark's faces are from its evaluation split, with the training's
+            labels: the accuracy is against the labels the model was trained on).
         export: The export stage's result (what is measured).
 
     Returns:
@@ -33,6 +34,8 @@ def bench_stage(settings: PipelineSettings, run_id: str, data: DataResult, expor
             settings.bench_faces,
             config.data_dir,
             skip_bad_rows=config.skip_bad_rows,
+            labels=config.labels,
+            ferplus=config.ferplus,
         )
         results = run_bench(
             export.export_dir,

@@ -19,7 +19,8 @@ MANIFEST_FILE = "manifest.json"  # fer-export's list of its files, in the export
 BLESSING_FILE = "blessing.json"
 
 # Raised when a stage's code changes what it computes: its earlier results are then not reused.
-STAGE_VERSIONS = {"data": 1, "train": 1, "export": 1, "evaluation": 1, "bench": 1}
+# 2: the label mode of the data (FER2013's or FER+'s labels) is part of the data's statistics and evaluations.
+STAGE_VERSIONS = {"data": 2, "train": 1, "export": 1, "evaluation": 2, "bench": 1}
 
 Result = TypeVar("Result", bound=JsonRecord)
 

@@ -1,4 +1,5 @@
-"""The data stage: prepare the dataset, compute its statistics (cached by the source's fingerprint), check them."""
+"""The data stage: prepare the dataset with the training's labels, compute its statistics (cached by the source's
+fingerprint and the labels), check them against the schema of those labels' classes."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ from orchestration.settings import PipelineSettings
 from orchestration.stage_cache import run_dir
 from orchestration.stage_results import DataCheck, DataResult, DataStatistics
 from orchestration.stages.common import STATISTICS_FILE, StageError, cached_result, decision_step, write_json
+from pipeline.lineage import file_sha256
 
 
 def data_stage(settings: PipelineSettings, run_id: str) -> DataResult:
-    """Prepare the dataset, compute its statistics (cached by the source's fingerprint) and check them.
+    """Prepare the dataset with the training's labels, compute its statistics (cached by the source's fingerprint, the
+    label mode and the FER+ file's hash) and check them.
 
-    The anomaly check runs every time: against ``settings``' schema and the statistics pushed with the latest version.
+    The anomaly check runs every time: against ``settings``' schema (the classes of the training's labels) and the
+    statistics pushed with the latest version.
 
     Args:
         settings: The run's settings.
@@ -28,18 +32,20 @@ def data_stage(settings: PipelineSettings, run_id: str) -> DataResult:
 
     Raises:
         StageError: on anomalies of severity error, unless ``allow_anomalies``.
-        MissingDataError, BadRowError: from the dataset.
+        MissingDataError, BadRowError, MissingFerPlusError, FerPlusError: from the dataset.
     """
     from pipeline.data_validation import split_statistics
     from pipeline.fer2013_dataset import load_fer2013
     from pipeline.fer2013_sources import find_source
+    from pipeline.ferplus_labels import FERPLUS_MODES, locate_ferplus_file
     from pipeline.input_pipeline import dataset_to_arrays
 
     config = settings.check()
 
     def compute(directory: Path) -> dict[str, Any]:
-        fer = load_fer2013(config.data, config.data_dir, config.skip_bad_rows)
-        statistics = split_statistics({name: dataset_to_arrays(ds) for name, ds in fer.splits.items()})
+        fer = load_fer2013(config.data, config.data_dir, config.skip_bad_rows, config.labels, config.ferplus)
+        arrays = {name: dataset_to_arrays(ds) for name, ds in fer.splits.items()}
+        statistics = split_statistics(arrays, fer.class_names, fer.label_mode)
         write_json(directory / STATISTICS_FILE, statistics)
         return {
             "fingerprint": statistics["fingerprint"],
@@ -48,9 +54,13 @@ def data_stage(settings: PipelineSettings, run_id: str) -> DataResult:
             "source": str(fer.source),
         }
 
+    source = find_source(config.data)
+    ferplus = locate_ferplus_file(source.path, config.ferplus) if config.labels in FERPLUS_MODES else None
     inputs = {
-        "source": find_source(config.data).fingerprint(),
+        "source": source.fingerprint(),
         "skip_bad_rows": config.skip_bad_rows,
+        "labels": config.labels,
+        "ferplus": file_sha256(ferplus) if ferplus else None,
     }
     statistics = cached_result(
         DataStatistics,

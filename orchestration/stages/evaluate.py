@@ -2,6 +2,11 @@
 
 The candidate is evaluated as exported (after the optional BatchNorm recalibration), so the blessed figures are
 those of the files that get pushed.
+
+The faces carry the training's labels (FER2013's, or FER+'s with contempt). Every model is scored over the classes
+that the labels, the candidate and the baseline all have (``compared_classes``), with ``pipeline.metrics``'
+``shared_classes``: a 7-class baseline against an 8-class FER+ candidate is compared over the seven FER2013
+emotions, on the faces labelled with one of them, each model's choice its most probable of those seven.
 """
 
 from __future__ import annotations
@@ -46,14 +51,15 @@ def evaluate_stage(settings: PipelineSettings, run_id: str, data: DataResult, ex
     """
     config = settings.check()
     export_dir = Path(export.export_dir)
+    baseline_dir, how = resolve_baseline(settings)
+    classes = compared_classes(config.labels, export_dir, baseline_dir)
     faces = _evaluation_faces(config, data.evaluation_split())  # read once, if any evaluation is not cached
 
     def evaluate(model_dir: Path, backend: str, label: str) -> ModelEvaluation:
-        return _evaluate(settings, config, run_id, data, model_dir, backend, label, faces)
+        return _evaluate(settings, config, run_id, data, model_dir, backend, label, faces, classes)
 
     candidate = evaluate(export_dir, "keras", "candidate")
     candidate_int8 = evaluate(export_dir, "tflite-int8", "candidate-int8")
-    baseline_dir, how = resolve_baseline(settings)
     baseline = evaluate(baseline_dir, "keras", "baseline")
 
     def decide() -> BlessingDecision:
@@ -95,15 +101,38 @@ def resolve_baseline(settings: PipelineSettings) -> tuple[Path, str]:
     return pretrained_artifacts_dir(), "the shipped model"
 
 
+def compared_classes(labels: str, *model_dirs: Path) -> tuple[str, ...]:
+    """The classes models are compared over: those of the label mode ``labels`` that every model has.
+
+    Args:
+        labels: The label mode of the faces (a key of ``LABEL_MODES``).
+        model_dirs: Export directories or pushed versions; their ``labels.txt`` names their classes.
+
+    Returns:
+        The classes, in the labels' order.
+
+    Raises:
+        ValueError: if the models and the labels share no class.
+    """
+    from model_zoo.constants import label_mode_class_names, read_labels
+
+    models = [read_labels(directory) for directory in model_dirs]
+    classes = tuple(c for c in label_mode_class_names(labels) if all(c in names for names in models))
+    if not classes:
+        raise ValueError(f"The models in {[str(d) for d in model_dirs]} share no class with the {labels} labels")
+    return classes
+
+
 def _evaluation_faces(config: TrainConfig, split: str) -> Callable[[], Faces]:
-    """A loader of the faces and labels models are compared on, which reads them once, when first asked."""
+    """A loader of the faces and labels (the training's label mode) models are compared on, which reads them once,
+    when first asked."""
 
     @functools.cache
     def faces() -> Faces:
         from pipeline.fer2013_dataset import load_fer2013
         from pipeline.input_pipeline import dataset_to_arrays
 
-        fer = load_fer2013(config.data, config.data_dir, config.skip_bad_rows)
+        fer = load_fer2013(config.data, config.data_dir, config.skip_bad_rows, config.labels, config.ferplus)
         fer.split(split)  # a KeyError naming the splits present, if it is missing
         return dataset_to_arrays(fer.limited(config.max_train_examples, config.max_eval_examples)[split])
 
@@ -119,8 +148,10 @@ def _evaluate(
     backend: str,
     label: str,
     faces: Callable[[], Faces],
+    classes: tuple[str, ...],
 ) -> ModelEvaluation:
-    """Classification metrics of ``backend`` of ``model_dir`` on ``faces()``, cached by the file's hash."""
+    """Classification metrics of ``backend`` of ``model_dir`` on ``faces()`` over ``classes``, cached by the file's
+    hash, the labels and the classes."""
     from model_zoo.artifacts import artifact_path
 
     path = artifact_path(model_dir, backend)
@@ -129,12 +160,18 @@ def _evaluate(
     split = data.evaluation_split()
 
     def compute(directory: Path) -> dict[str, Any]:
-        from fer_runtime.predictors import load_backend
-        from pipeline.evaluate import evaluate_arrays
+        from fer_runtime.predictors import load_backend, predict_in_batches
+        from model_zoo.constants import label_mode_class_names
+        from pipeline.evaluate import model_class_names
+        from pipeline.metrics import classification_metrics, shared_classes
 
         images, labels = faces()
-        metrics = evaluate_arrays(load_backend(model_dir, backend), images, labels)
-        return {"metrics": metrics, "split": split, "backend": backend}
+        probs = predict_in_batches(load_backend(model_dir, backend), images)
+        model_classes = model_class_names(path, probs.shape[1])
+        label_classes = label_mode_class_names(config.labels)
+        probs, labels, names = shared_classes(probs, model_classes, labels, label_classes, classes)
+        metrics = classification_metrics(labels, probs, names)
+        return {"metrics": metrics, "split": split, "backend": backend, "model_classes": list(model_classes)}
 
     inputs = {
         "model": file_sha256(path),
@@ -142,6 +179,8 @@ def _evaluate(
         "data": data.fingerprint,
         "split": split,
         "limit": config.max_eval_examples,
+        "labels": config.labels,
+        "classes": list(classes),
     }
     return cached_result(
         ModelEvaluation,

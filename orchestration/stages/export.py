@@ -1,4 +1,7 @@
-"""The export stage: SavedModel, .keras and four TFLite files, behind the parity gate."""
+"""The export stage: SavedModel, .keras and four TFLite files, behind the parity gate.
+
+The export carries the run's classes (its ``labels.txt``) and the gate measures accuracy on the labels the model was
+trained on (the training's ``labels`` and ``ferplus``; ``export.from_data``)."""
 
 from __future__ import annotations
 
@@ -30,29 +33,25 @@ def export_stage(settings: PipelineSettings, run_id: str, data: DataResult, trai
     config = settings.check()
 
     def compute(directory: Path) -> dict[str, Any]:
-        from export.exporter import export_all, export_metadata, load_export_data
+        from export.from_data import export_from_data
         from export.parity import format_parity_report
 
-        faces = load_export_data(
+        out = directory / "export"
+        result = export_from_data(
+            train.model,
+            out,
             config.data,
             config.data_dir,
             settings.parity_examples,
             settings.representative_examples,
             settings.recalibrate_batchnorm_faces,
+            training_config=train.config,
             seed=config.seed,
             skip_bad_rows=config.skip_bad_rows,
-        )
-        out = directory / "export"
-        result = export_all(
-            train.model,
-            out,
-            faces.parity_images,
-            faces.parity_labels,
-            faces.representative_images,
             overwrite=True,
-            recalibration_images=faces.recalibration_images,
-            extra_metadata=export_metadata(train.model, config.data, faces, train.config)
-            | {"data_fingerprint": data.fingerprint},
+            extra_metadata={"data_fingerprint": data.fingerprint},
+            labels=config.labels,
+            ferplus=config.ferplus,
         )
         if not result.passed:
             (directory / "parity_report.txt").write_text(format_parity_report(result.report))

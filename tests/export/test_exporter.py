@@ -46,6 +46,7 @@ def test_export_writes_every_artifact_and_passes_the_gate(exported):
     assert report["artifacts"]["tflite-fp16"]["kind"] == "float16"
     metadata = json.loads((exported.out_dir / "metadata.json").read_text())
     assert metadata["class_names"] == list(CLASS_NAMES) and metadata["parity_passed"] is True
+    assert metadata["labels"] == "fer2013"  # the only label mode with these classes
     assert metadata["backends"] == {a.backend: a.file for a in ARTIFACTS}
     assert {"source_model", "exported", "inputs", "packages", "dataset"} <= set(metadata)
     import tensorflow as tf
@@ -296,7 +297,7 @@ def test_flip_averaged_export_averages_the_face_and_its_mirror_in_every_artifact
 
 
 def test_recalibration_never_falls_back_to_the_faces_the_gate_measures(tmp_path, data_dir):
-    from export.exporter import load_export_data
+    from export.from_data import load_export_data
     from tests.fer_fixtures import make_examples, write_csv
 
     csv_path = write_csv(tmp_path / "fer2013.csv", make_examples({"validation": 20}))

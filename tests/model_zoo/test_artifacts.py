@@ -97,3 +97,12 @@ def test_labels_round_trip(tmp_path):
     path.write_text("a\nb\na\n")
     with pytest.raises(ValueError, match="one distinct class name per line"):
         read_labels(tmp_path)
+
+
+def test_a_models_output_width_names_its_classes_when_nothing_else_does():
+    from model_zoo.constants import FERPLUS_CLASS_NAMES, class_names_for_width
+
+    assert class_names_for_width(7) == CLASS_NAMES
+    assert class_names_for_width(8) == FERPLUS_CLASS_NAMES and FERPLUS_CLASS_NAMES[-1] == "Contempt"
+    with pytest.raises(ValueError, match="6 outputs has no known classes .*7 or 8.*labels.txt"):
+        class_names_for_width(6)

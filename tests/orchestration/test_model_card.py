@@ -6,11 +6,12 @@ import csv
 import dataclasses
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
-from model_zoo.constants import CLASS_NAMES
+from model_zoo.constants import CLASS_NAMES, FERPLUS_CLASS_NAMES, write_labels
 from orchestration.model_card import BENCH_PLOT, CONFUSION_MATRIX, LEARNING_CURVES, render_model_card
 from orchestration.settings import PipelineSettings
 from orchestration.stage_results import (
@@ -91,11 +92,12 @@ def example(tmp_path_factory) -> tuple[PipelineSettings, CandidateResults]:
     split = lineage["metrics"]["split"]
     evaluation = EvaluationResult(
         candidate=ModelEvaluation(**CACHED, metrics=lineage["metrics"]["keras"], split=split, backend="keras",
-                                  model_dir=str(export_dir)),
+                                  model_dir=str(export_dir), model_classes=list(CLASS_NAMES)),
         candidate_int8=ModelEvaluation(**CACHED, metrics=lineage["metrics"]["tflite-int8"], split=split,
-                                       backend="tflite-int8", model_dir=str(export_dir)),
+                                       backend="tflite-int8", model_dir=str(export_dir),
+                                       model_classes=list(CLASS_NAMES)),
         baseline=ModelEvaluation(**CACHED, metrics=lineage["baseline"]["metrics"], split=split, backend="keras",
-                                 model_dir=lineage["baseline"]["path"]),
+                                 model_dir=lineage["baseline"]["path"], model_classes=list(CLASS_NAMES)),
         baseline_source="the model given with --baseline",
         blessing=BlessingDecision.from_dict(lineage["blessing"]),
     )  # fmt: skip
@@ -163,3 +165,36 @@ def test_the_pushed_card_has_every_section_and_figure(smoke_pipeline):
         assert f"]({figure})" in card and (version / figure).stat().st_size > 1000, figure
 
     assert "```bash\nfer-pipeline --preset smoke --root " in card  # how to run it again
+
+
+def test_the_card_of_a_fer_plus_run_names_its_labels_and_its_eight_classes(example, tmp_path):
+    settings, candidate = example
+    export_dir = tmp_path / "export"
+    shutil.copytree(candidate.export.export_dir, export_dir)
+    write_labels(export_dir, FERPLUS_CLASS_NAMES)
+    statistics = json.loads(Path(candidate.data.statistics).read_text())
+    for split in statistics["splits"].values():
+        split["class_counts"]["Contempt"], split["class_shares"]["Contempt"] = 12, 0.002
+    statistics |= {"labels": "ferplus-majority", "classes": list(FERPLUS_CLASS_NAMES)}
+    (tmp_path / "data_statistics.json").write_text(json.dumps(statistics))
+    evaluation = candidate.evaluation
+    eight = dataclasses.replace(evaluation.candidate, model_classes=list(FERPLUS_CLASS_NAMES))
+    card = render_model_card(
+        "ferplus",
+        settings,
+        dataclasses.replace(
+            candidate,
+            data=dataclasses.replace(candidate.data, statistics=str(tmp_path / "data_statistics.json")),
+            train=dataclasses.replace(candidate.train, config=candidate.train.config | {"labels": "ferplus-majority"}),
+            export=dataclasses.replace(candidate.export, export_dir=str(export_dir)),
+            evaluation=dataclasses.replace(evaluation, candidate=eight),
+        ),
+        {},
+    )
+    assert card.startswith("# Model card: seed_cnn on FER2013 with ferplus-majority labels (pipeline run `ferplus`)")
+    assert "output the probabilities of 8 classes: 0 Angry, 1 Disgust," in card and "7 Contempt." in card
+    assert "; labels `ferplus-majority` (FER+ votes), faces FER+ leaves out not counted." in card
+    assert "\n| Contempt | 12 (0.2 %) | 12 (0.2 %) |\n" in card
+    assert ("Scored over the 7 classes the candidate shares with the baseline and the labels: Contempt left out "
+            "(faces labelled with it not counted;") in card  # fmt: skip
+    assert '| labels | `"ferplus-majority"` |' in card  # a setting that differs from the seed recipe

@@ -28,7 +28,7 @@ CACHED = {"stage_dir": "/s", "key": "k", "seconds": 1.5, "code": {"git_commit": 
 def evaluation(model_dir: str) -> ModelEvaluation:
     """An evaluation of the model in ``model_dir``."""
     return ModelEvaluation(**CACHED, metrics={"accuracy": 0.5, "n": 3}, split="test", backend="keras",
-                           model_dir=model_dir)  # fmt: skip
+                           model_dir=model_dir, model_classes=["Happy", "Sad"])  # fmt: skip
 
 
 def test_a_result_goes_through_json_and_back_nested_records_too():

@@ -44,3 +44,15 @@ def test_a_small_per_class_loss_within_the_bar_passes_and_a_first_model_needs_on
 def test_metrics_on_different_faces_are_not_compared():
     with pytest.raises(ValueError, match="same faces"):
         bless(metrics([15] * 7, per_class=20), metrics([15] * 7, per_class=10))
+
+
+def test_metrics_over_different_classes_are_not_compared():
+    from model_zoo.constants import FERPLUS_CLASS_NAMES
+
+    labels = np.arange(160) % 8
+    eight = classification_metrics(labels, np.eye(8)[labels], FERPLUS_CLASS_NAMES)
+    seven = classification_metrics(labels % 7, np.eye(7)[labels % 7], CLASS_NAMES)
+    with pytest.raises(ValueError, match="over the classes they share"):
+        bless(eight, seven)
+    decision = bless(seven, seven)
+    assert decision.candidate["classes"] == decision.baseline["classes"] == list(CLASS_NAMES)

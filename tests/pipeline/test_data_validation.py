@@ -79,3 +79,26 @@ def test_the_report_is_json_and_markdown(splits, tmp_path):
     assert report["statistics"]["fingerprint"] == stats["fingerprint"] and report["anomalies"]
     text = md_path.read_text()
     assert "| faces | 140 | 35 |" in text and "cross_split_duplicates" in text and "Happy" in text
+
+
+def test_fer_plus_statistics_count_contempt_and_are_checked_against_their_own_classes(splits, tmp_path):
+    from model_zoo.constants import FERPLUS_CLASS_NAMES
+
+    eight = {name: (images, np.arange(len(labels)) % 8) for name, (images, labels) in splits.items()}
+    stats = split_statistics(eight, labels="ferplus-majority")
+    assert stats["labels"] == "ferplus-majority" and stats["classes"] == list(FERPLUS_CLASS_NAMES)
+    train = stats["splits"]["train"]
+    assert train["class_counts"]["Contempt"] == 17 and train["unknown_labels"] == []
+    assert split_statistics(splits)["labels"] == "fer2013" and split_statistics(splits)["classes"] == list(CLASS_NAMES)
+    # FER2013's schema does not fit 8 classes; the schema of the data's labels does.
+    wrong = [a for a in find_anomalies(stats) if a.kind == "classes"]
+    assert len(wrong) == 1 and wrong[0].severity == "error" and "Contempt" in wrong[0].detail
+    schema = Schema.for_labels("ferplus-majority", max_constant_share=0.05)
+    assert schema.classes == FERPLUS_CLASS_NAMES and schema.max_constant_share == 0.05
+    assert {a.severity for a in find_anomalies(stats, schema)} == {"warning"}
+    # Against the statistics of FER2013's labels, shares are not compared: they count other labels.
+    changed = find_anomalies(stats, schema, previous=split_statistics(splits))
+    assert [a.kind for a in changed if a.kind in ("labels_changed", "class_share_shift")] == ["labels_changed"]
+    assert "labelled fer2013, these ferplus-majority" in next(a.detail for a in changed if a.kind == "labels_changed")
+    text = write_report(stats, changed, tmp_path)[1].read_text()
+    assert "labels `ferplus-majority`" in text and "| Contempt | 17 (12.1%) | 4 (11.4%) |" in text

@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND
-from model_zoo.constants import CLASS_NAMES
+from model_zoo.constants import CLASS_NAMES, FERPLUS_CLASS_NAMES
 from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS, make_detector
-from serving_demo.drawing import draw_faces
+from serving_demo.drawing import EMOTION_COLOURS, draw_faces
 from serving_demo.image_io import ImageInputError
-from serving_demo.recognizer import NO_FACE_MESSAGE, EmotionRecognizer
+from serving_demo.recognizer import NO_FACE_MESSAGE, EmotionRecognizer, face_results
+from tests.export.eight_class import eight_class_faces, eight_class_model
 from tests.images import ASTRONAUT_FACE_CENTRE, astronaut, rotated_astronaut, two_astronauts
 
 
@@ -167,3 +168,34 @@ def test_alignment_turns_a_tilted_face_upright_before_classifying(exported, monk
     # The aligned crop of the tilted face looks like the crop of the upright face; the plain crop less so.
     assert similarity_aligned > 0.9
     assert similarity_aligned > similarity_tilted + 0.05
+
+
+@pytest.fixture(scope="module")
+def eight_class(tmp_path_factory, test_seed):
+    """The 8-class (FER+) tiny model's export (``tests.export.eight_class``, built once per session)."""
+    return eight_class_model(tmp_path_factory, test_seed).export
+
+
+def test_an_8_class_export_gives_every_fer_plus_class_with_every_backend(eight_class):
+    recognizer = EmotionRecognizer(eight_class.out_dir)
+    assert recognizer.class_names == FERPLUS_CLASS_NAMES  # from the export's labels.txt
+    for name in BACKENDS:
+        analyses = recognizer.analyze_many([astronaut(), np.full((240, 320, 3), 200, np.uint8)], backend=name)
+        face = analyses[0].faces[0]
+        assert list(face.probabilities) == list(FERPLUS_CLASS_NAMES), name
+        assert face.emotion in FERPLUS_CLASS_NAMES and face.confidence == max(face.probabilities.values())
+        assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=0.02)
+        assert analyses[1].faces == [] and analyses[1].message == NO_FACE_MESSAGE
+        assert draw_faces(analyses[0].image, analyses[0].faces).shape == (512, 512, 3)
+
+
+def test_a_face_the_8_class_model_calls_contempt_is_drawn_in_contempts_colour(eight_class):
+    recognizer = EmotionRecognizer(eight_class.out_dir)
+    faces, labels = eight_class_faces(16, seed=5)
+    contempt = faces[labels == 7][:1]  # the brightest generated faces: class 7, Contempt
+    probs = recognizer.classify_faces(contempt)
+    assert probs.shape == (1, 8)
+    [face] = face_results([(40, 40, 100, 100)], probs, recognizer.class_names)
+    assert face.emotion == "Contempt"
+    annotated = draw_faces(np.zeros((240, 240, 3), np.uint8), [face])
+    assert tuple(annotated[90, 40]) == EMOTION_COLOURS["Contempt"]  # the box's left edge

@@ -74,3 +74,25 @@ def test_bench_refuses_unknown_backend_names_with_the_list(capsys, name):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"Unknown backend {name!r}" in err and ", ".join(BACKENDS) in err
+
+
+def test_bench_scores_an_8_class_export_on_the_fer_plus_labels_its_metadata_names(
+    eight_class, ferplus_csv, data_dir, tmp_path, capsys
+):
+    from model_zoo.constants import FERPLUS_CLASS_NAMES
+
+    out = tmp_path / "bench.json"
+    args = ["--artifacts", str(eight_class.export.out_dir), "--data", str(ferplus_csv), "--data-dir", str(data_dir),
+            "--backends", "tflite-int8", "--threads", "1", "--iterations", "3", "--warmup", "1", "--batch-runs", "1",
+            "--e2e-iterations", "0"]  # fmt: skip
+    assert main([*args, "--json", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["labels"] == "ferplus-majority"  # from the export's metadata.json
+    faces, labels = load_bench_inputs(str(ferplus_csv), "validation", 100_000, str(data_dir), labels="ferplus-majority")
+    assert record["faces"] == len(labels) < 42 and labels.max() == 7  # FER+'s faces, contempt among them
+    predictor = load_backend(eight_class.export.out_dir, "tflite-int8")
+    want = evaluate_arrays(predictor, faces, labels, class_names=FERPLUS_CLASS_NAMES)["accuracy"]
+    assert record["results"][0]["accuracy"] == pytest.approx(want, abs=1e-9)
+    # Labels with other classes than the export's cannot be scored by index: refused, with the way out.
+    assert main([*args, "--labels", "fer2013"]) == 2
+    assert "Labels 'fer2013' have the classes" in capsys.readouterr().err

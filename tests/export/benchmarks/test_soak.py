@@ -34,6 +34,7 @@ def test_a_short_soak_keeps_the_cache_bounded_and_leaves_only_the_examples(tmp_p
         "settled",
         "peak",
         "growth_pct",
+        "growth_pct_per_recent_request",
         "growth_method",
         "warmup_requests",
         "warmup_s",
@@ -45,6 +46,8 @@ def test_a_short_soak_keeps_the_cache_bounded_and_leaves_only_the_examples(tmp_p
     samples = result["samples"]
     assert [s["requests"] for s in samples] == list(range(4, REQUESTS + 1, 4))
     assert set(result["growth_pct"]) == {"rss_bytes", "cache_bytes", "cache_files", "cache_dirs"}
+    assert set(result["growth_pct_per_recent_request"]) == {"cache_bytes", "cache_files", "cache_dirs"}
+    assert all(0 < s["recent_requests"] <= s["requests"] for s in samples)
     assert all(s["rss_bytes"] > 50 * 2**20 for s in samples)  # the server's memory, not a stray number
 
     # Bounded: at any sample, the cache holds the baseline (the example photos' copies) plus the files of the
@@ -77,7 +80,19 @@ def test_cache_usage_counts_files_folders_and_disk_use(tmp_path):
 
 
 def test_growth_compares_the_last_quarter_with_the_first():
-    samples = [{"rss_bytes": v, "cache_bytes": 1, "cache_files": 0, "cache_dirs": 2} for v in (100, 100, 110, 120)]
+    samples = [
+        {"rss_bytes": v, "cache_bytes": 1, "cache_files": 0, "cache_dirs": 2, "recent_requests": 1}
+        for v in (100, 100, 110, 120)
+    ]
     growth = growth_after_warmup(samples)
     assert growth == {"rss_bytes": 20.0, "cache_bytes": 0.0, "cache_files": None, "cache_dirs": 0.0}
     assert growth_after_warmup(samples[:1])["rss_bytes"] is None
+
+
+def test_growth_per_recent_request_ignores_a_change_of_rate_but_not_a_leak():
+    rate = [10, 10, 20, 20]  # calls ended within the last expiry cycle: the rate doubled
+    steady = [{"cache_files": 3 * r, "recent_requests": r} for r in rate]
+    assert growth_after_warmup(steady, ("cache_files",))["cache_files"] == 100.0
+    assert growth_after_warmup(steady, ("cache_files",), per_recent_request=True)["cache_files"] == 0.0
+    leak = [{"cache_files": 3 * r + leaked, "recent_requests": r} for r, leaked in zip(rate, (0, 10, 20, 30))]
+    assert growth_after_warmup(leak, ("cache_files",), per_recent_request=True)["cache_files"] == 50.0

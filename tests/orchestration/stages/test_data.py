@@ -30,3 +30,27 @@ def test_a_data_anomaly_stops_the_run_with_a_report(tmp_path, data_dir):
     result = data_stage(settings, "told-to-go-on")
     assert [a["kind"] for a in result.anomalies if a["severity"] == "error"] == ["constant_images"]
     assert result.reused is True  # the statistics of the stopped run
+
+
+def test_with_fer_plus_labels_the_data_are_counted_in_eight_classes_and_not_compared_with_fer2013s(
+    tmp_path, ferplus_csv, data_dir
+):
+    import json
+    from pathlib import Path
+
+    from model_zoo.constants import FERPLUS_CLASS_NAMES
+
+    push_dir = tmp_path / "push"
+    (push_dir / "1").mkdir(parents=True)
+    (push_dir / "1" / "data_statistics.json").write_text(json.dumps({"splits": {}}))  # a FER2013 run's, pushed
+    overrides = {"data": str(ferplus_csv), "data_dir": str(data_dir), "labels": "ferplus-majority"}
+    settings = PipelineSettings(root=str(tmp_path / "root"), push_dir=str(push_dir), overrides=overrides)
+    result = data_stage(settings, "ferplus")
+    statistics = json.loads(Path(result.statistics).read_text())
+    assert statistics["labels"] == "ferplus-majority" and statistics["classes"] == list(FERPLUS_CLASS_NAMES)
+    assert statistics["splits"]["validation"]["class_counts"]["Contempt"] == 4  # the generated contempt faces
+    assert result.splits == {"train": 70, "validation": 21, "test": 18}  # the faces FER+'s majority keeps
+    kinds = {a["kind"]: a["severity"] for a in result.anomalies}
+    assert kinds["labels_changed"] == "warning" and "classes" not in kinds and "error" not in kinds.values()
+    plain = PipelineSettings(root=str(tmp_path / "root"), overrides=overrides | {"labels": "fer2013"})
+    assert data_stage(plain, "fer2013").key != result.key
