@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from model_zoo.constants import FACE_SIZE, NUM_CLASSES
+from model_zoo.conv_blocks import conv_block, dense_block
 from model_zoo.registry import register_model
 
 if TYPE_CHECKING:
@@ -66,19 +67,9 @@ def seed_cnn(
     # Preprocessing and the softmax stay in float32 under a mixed-precision policy.
     x = FacePreprocessing(FACE_SIZE, FACE_SIZE, name="preprocessing", dtype="float32")(inputs)
     for block, n_filters in enumerate(filters, start=1):
-        for conv in (1, 2):
-            x = keras.layers.Conv2D(
-                n_filters, 3, padding="same", kernel_regularizer=regularizer, name=f"block{block}_conv{conv}"
-            )(x)
-            x = keras.layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
-            x = keras.layers.Activation("relu", name=f"block{block}_relu{conv}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-        x = keras.layers.Dropout(conv_dropout, name=f"block{block}_dropout")(x)
+        x = conv_block(x, block, n_filters, 2, conv_dropout, regularizer)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(dense_units, kernel_regularizer=regularizer, name="dense")(x)
-    x = keras.layers.BatchNormalization(name="dense_bn")(x)
-    x = keras.layers.Activation("relu", name="dense_relu")(x)
-    x = keras.layers.Dropout(dense_dropout, name="dense_dropout")(x)
+    x = dense_block(x, "dense", dense_units, dense_dropout, regularizer)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from model_zoo.constants import FACE_SIZE, NUM_CLASSES
+from model_zoo.conv_blocks import conv_block, dense_block
 from model_zoo.registry import register_model
 
 if TYPE_CHECKING:
@@ -65,19 +66,9 @@ def vgg13(
     # Preprocessing and the softmax stay in float32 under a mixed-precision policy.
     x = FacePreprocessing(face_size, face_size, name="preprocessing", dtype="float32")(inputs)
     for block, (n_filters, n_convs) in enumerate(zip(filters, convs, strict=True), start=1):
-        for conv in range(1, n_convs + 1):
-            x = keras.layers.Conv2D(
-                n_filters, 3, padding="same", kernel_regularizer=regularizer, name=f"block{block}_conv{conv}"
-            )(x)
-            x = keras.layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
-            x = keras.layers.Activation("relu", name=f"block{block}_relu{conv}")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
-        x = keras.layers.Dropout(conv_dropout, name=f"block{block}_dropout")(x)
+        x = conv_block(x, block, n_filters, n_convs, conv_dropout, regularizer)
     x = keras.layers.Flatten(name="flatten")(x)
     for i, units in enumerate(dense_units, start=1):
-        x = keras.layers.Dense(units, kernel_regularizer=regularizer, name=f"dense{i}")(x)
-        x = keras.layers.BatchNormalization(name=f"dense{i}_bn")(x)
-        x = keras.layers.Activation("relu", name=f"dense{i}_relu")(x)
-        x = keras.layers.Dropout(dense_dropout, name=f"dense{i}_dropout")(x)
+        x = dense_block(x, f"dense{i}", units, dense_dropout, regularizer)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)

@@ -22,9 +22,9 @@ from fer_runtime.predictors import Predictor, load_predictor, predict_in_batches
 from model_zoo.constants import (
     CLASS_NAMES,
     DEFAULT_LABEL_MODE,
-    LABEL_MODES,
     LABELS_FILE,
     SOFT_LABEL_MODES,
+    class_names_for_width,
     label_mode_class_names,
     read_labels,
 )
@@ -77,13 +77,13 @@ def model_class_names(model: str | Path, num_outputs: int) -> tuple[str, ...]:
                     "the file belongs to another model. Fix or remove it."
                 )
             return names
-    by_count = {len(names): names for names in LABEL_MODES.values()}
-    if num_outputs not in by_count:
+    try:
+        return class_names_for_width(num_outputs)
+    except ValueError:
         raise ValueError(
             f"{path} outputs {num_outputs} probabilities and has no {LABELS_FILE} beside it naming its classes; "
             f"write one (one class name per line, in output order)."
-        )
-    return by_count[num_outputs]
+        ) from None
 
 
 def score_examples(

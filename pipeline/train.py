@@ -25,7 +25,6 @@ import errno
 import json
 import logging
 import os
-import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -48,14 +47,13 @@ from pipeline.plots import plot_confusion_matrix, plot_learning_curves
 from pipeline.recipe import build_compiled_model, class_weights, recipe_callbacks
 from pipeline.run_metadata import environment
 from pipeline.runtime import configure_tensorflow, make_strategy
+from pipeline.training_callbacks import AtomicBackupAndRestore, BestCheckpoint, EpochThroughput, writing
 
 log = logging.getLogger("fer-train")
 
 
 #: The errors of a write that failed for want of room or a working disk, not for a wrong path.
 WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
-#: The backup's model and optimiser state: a ``.keras`` archive, built in memory and renamed into place.
-BACKUP_STATE = "latest.keras"
 
 
 class RunDirError(RuntimeError):
@@ -143,17 +141,6 @@ def _write_failure_reason(error: BaseException) -> str | None:
     return next((os.strerror(code) for code in WRITE_FAILURES if os.strerror(code) in message), None)
 
 
-@contextmanager
-def _writing(path: Path) -> Iterator[None]:
-    """Name ``path`` in an ``OSError`` raised while writing it: a failed write of an open file names no file, and
-    one of the atomic writer names its temporary file."""
-    try:
-        yield
-    except OSError as e:
-        e.filename = str(path)
-        raise
-
-
 def _train(config: TrainConfig, run_dir: Path) -> dict:
     """``train``'s work, its failed writes reported by the caller."""
     if not config.data:
@@ -225,7 +212,7 @@ def _train(config: TrainConfig, run_dir: Path) -> dict:
         verbose=config.verbose,
         shuffle=False,  # the dataset shuffles itself
     )
-    with _writing(run_dir / "model.keras"):
+    with writing(run_dir / "model.keras"):
         save_model_atomic(float32_copy(model), run_dir / "model.keras")
 
     examples = data.limited(config.max_train_examples, config.max_eval_examples, view="examples")
@@ -236,98 +223,6 @@ def _train(config: TrainConfig, run_dir: Path) -> dict:
     write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
-
-
-class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """Keras' ``BackupAndRestore`` whose files are written beside and renamed into place, with the previous pair
-    kept as ``.bkp`` (Keras' ``double_checkpoint``).
-
-    Keras writes its HDF5 weights file in place: a kill or a full disk mid-write leaves half of it, and h5py may
-    crash the process on the failed write. Here the model's and optimiser's state go into a ``.keras`` archive
-    (built in memory, then written in one rename), and the epoch count too; a failed write leaves the last backup
-    as it was. A backup that Keras wrote (``latest.weights.h5``, a run interrupted before this version) is
-    restored once, then replaced.
-    """
-
-    def __init__(self, backup_dir: str | Path, save_freq: str | int = "epoch"):
-        super().__init__(backup_dir, save_freq=save_freq, double_checkpoint=True)
-        keras_weights = Path(self._weights_path)
-        self._weights_path = str(Path(backup_dir) / BACKUP_STATE)
-        self._prev_weights_path = f"{self._weights_path}.bkp"
-        if keras_weights.exists() and not Path(self._weights_path).exists():
-            self._weights_path, self._prev_weights_path = str(keras_weights), f"{keras_weights}.bkp"
-
-    def _save_model(self) -> None:
-        """Back up the training state: the previous pair to ``.bkp``, then the state, then the epoch count.
-
-        If the epoch count cannot be written, the state goes back to the previous one: the pair always matches.
-        """
-        backup_dir = Path(self.backup_dir)
-        backup_dir.mkdir(parents=True, exist_ok=True)
-        state, metadata = backup_dir / BACKUP_STATE, Path(self._training_metadata_path)
-        previous_state = state.with_name(state.name + ".bkp")
-        if Path(self._weights_path) != state:  # the first backup after restoring one of Keras' own
-            self._weights_path, self._prev_weights_path = str(state), str(previous_state)
-        for path in (state, metadata):
-            if path.exists():
-                _copy_atomic(path, path.with_name(path.name + ".bkp"))
-        with _writing(state):
-            save_model_atomic(self.model, state)
-        try:
-            with _writing(metadata):
-                write_text_atomic(metadata, json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen}))
-        except OSError:
-            if previous_state.exists():
-                os.replace(previous_state, state)
-            else:
-                state.unlink()
-            raise
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target``, written beside and renamed into place.
-
-    Raises:
-        OSError: if the copy cannot be written (``target`` is left as it was), naming ``target``.
-    """
-    with _writing(target), atomic_path(target) as staging:
-        shutil.copyfile(source, staging)
-
-
-class BestCheckpoint(keras.callbacks.Callback):
-    """Save the model whenever ``monitor`` beats ``best`` (higher is better), atomically.
-
-    Keras' ModelCheckpoint writes in place, so a kill during the write would
-    destroy the best model so far; this one never leaves a half-written file.
-    """
-
-    def __init__(self, path: Path, monitor: str, best: float = float("-inf")):
-        super().__init__()
-        self.path, self.monitor, self.best = path, monitor, best
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value > self.best:
-            self.best = float(value)
-            with _writing(self.path):
-                save_model_atomic(float32_copy(self.model), self.path)
-
-
-class EpochThroughput(keras.callbacks.Callback):
-    """Adds ``epoch_seconds`` and ``images_per_sec`` (training images over epoch wall time) to the epoch logs."""
-
-    def __init__(self, n_train: int):
-        super().__init__()
-        self.n_train = n_train
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = time.perf_counter() - self._start
-        if logs is not None:
-            logs["epoch_seconds"] = round(seconds, 2)
-            logs["images_per_sec"] = round(self.n_train / seconds, 1)
 
 
 def _count(ds) -> int:
@@ -384,10 +279,10 @@ def _evaluate_run(run_dir: Path, examples: dict, data: Fer2013Data, batch_size: 
 def _write_plots(run_dir: Path, metrics: dict) -> None:
     """The learning curves and the confusion matrix of the chosen split, each written beside and renamed."""
     if (run_dir / "history.csv").exists():
-        with _writing(run_dir / "learning_curves.png"), atomic_path(run_dir / "learning_curves.png") as staging:
+        with writing(run_dir / "learning_curves.png"), atomic_path(run_dir / "learning_curves.png") as staging:
             plot_learning_curves(run_dir / "history.csv", staging)
     split = next(s for s in ("validation", "test", "train") if s in metrics["splits"])
-    with _writing(run_dir / "confusion_matrix.png"), atomic_path(run_dir / "confusion_matrix.png") as staging:
+    with writing(run_dir / "confusion_matrix.png"), atomic_path(run_dir / "confusion_matrix.png") as staging:
         plot_confusion_matrix(
             metrics["splits"][split]["confusion_matrix"],
             list(metrics["splits"][split]["per_class"]),

@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from tests.fer_fixtures import make_examples, write_csv  # noqa: E402
+from tests.fer_fixtures import make_examples, write_csv, write_ferplus_csv  # noqa: E402
 
 SMALL = {"train": 140, "validation": 42, "test": 35}
 
@@ -84,6 +84,23 @@ def examples():
 def fer_csv(tmp_path_factory, examples):
     """A generated fer2013.csv with all three Usage values."""
     return write_csv(tmp_path_factory.mktemp("fer") / "fer2013.csv", examples)
+
+
+@pytest.fixture(scope="session")
+def ferplus_csv(tmp_path_factory, examples):
+    """A generated fer2013.csv (the session's faces, all three Usage values) with its fer2013new.csv beside it."""
+    root = tmp_path_factory.mktemp("ferplus")
+    write_ferplus_csv(root / "fer2013new.csv", examples)
+    return write_csv(root / "fer2013.csv", examples)
+
+
+@pytest.fixture(scope="session")
+def eight_class(tmp_path_factory, test_seed):
+    """An 8-class (FER+) tiny model, a run directory of it and its export through the parity gate
+    (``tests.eight_class.EightClass``)."""
+    from tests.eight_class import eight_class_model
+
+    return eight_class_model(tmp_path_factory, test_seed)
 
 
 @pytest.fixture(scope="session")

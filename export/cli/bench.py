@@ -34,7 +34,8 @@ from pathlib import Path
 
 from fer_runtime.command_line import CommandError, run_command
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, check_backend
-from model_zoo.constants import DEFAULT_LABEL_MODE, LABEL_MODES
+from model_zoo.constants import DEFAULT_LABEL_MODE
+from pipeline.cli import add_label_options
 from serving_demo.command_line import add_model_options
 from serving_demo.detectors import DETECTORS
 
@@ -58,16 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="FER2013 data: measure accuracy and use real faces as inputs (default: none, random faces)",
     )
     parser.add_argument("--data-dir", metavar="DIR", help="prepared-dataset cache (default: ~/tensorflow_datasets)")
-    parser.add_argument(
-        "--labels",
-        choices=tuple(LABEL_MODES),
-        help="labels of --data to score against; their classes must be the export's (default: the label mode the "
+    add_label_options(
+        parser,
+        "labels of --data to score against; their classes must be the export's (default: the label mode the "
         "export's metadata.json records, else fer2013 for a 7-class export)",
-    )
-    parser.add_argument(
-        "--ferplus",
-        metavar="PATH",
-        help="the FER+ vote file fer2013new.csv of FER+ labels (default: the one beside the FER2013 CSV)",
     )
     parser.add_argument("--split", default="validation", help="split of --data to measure on (default: validation)")
     parser.add_argument("--limit", type=int, default=100_000, help="at most this many faces (default: 100000)")

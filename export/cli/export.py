@@ -23,8 +23,7 @@ import sys
 
 from export.parity import DEFAULT_PARITY_EXAMPLES, DEFAULT_REPRESENTATIVE_EXAMPLES
 from fer_runtime.command_line import CommandError, run_command
-from model_zoo.constants import LABEL_MODES
-from pipeline.cli import setup_logging
+from pipeline.cli import add_label_options, setup_logging
 
 
 def _count_or_all(text: str) -> int | None:
@@ -55,17 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir", metavar="DIR", help="prepared-dataset cache (default: the run's, else ~/tensorflow_datasets)"
     )
-    parser.add_argument(
-        "--labels",
-        choices=tuple(LABEL_MODES),
-        help="the labels of the gate's faces, those the model was trained on (default: the run's config.json; "
-        "fer2013 for a 7-class model without one)",
-    )
-    parser.add_argument(
-        "--ferplus",
-        metavar="PATH",
-        help="the FER+ vote file fer2013new.csv of --labels ferplus-* (default: the run's, else the one beside the "
-        "FER2013 CSV)",
+    add_label_options(
+        parser,
+        "the labels of the gate's faces, those the model was trained on (default: the run's config.json; fer2013 "
+        "for a 7-class model without one)",
     )
     parser.add_argument(
         "--parity-examples",

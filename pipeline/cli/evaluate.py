@@ -29,8 +29,8 @@ import sys
 from pathlib import Path
 
 from fer_runtime.command_line import run_command
-from model_zoo.constants import DEFAULT_LABEL_MODE, LABEL_MODES
-from pipeline.cli import setup_logging
+from model_zoo.constants import DEFAULT_LABEL_MODE
+from pipeline.cli import add_label_options, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,18 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="FER2013 CSV / .csv.gz, a directory holding one, or image folders (required; no default)",
     )
     parser.add_argument("--split", default="test", choices=["train", "validation", "test"], help="(default: test)")
-    parser.add_argument(
-        "--labels",
+    add_label_options(
+        parser,
+        "labels to score against: fer2013, or FER+'s (ferplus-majority, ferplus-soft; a FER2013 CSV and its "
+        "fer2013new.csv) (default: fer2013)",
         default=DEFAULT_LABEL_MODE,
-        choices=tuple(LABEL_MODES),
-        help="labels to score against: fer2013, or FER+'s (ferplus-majority, ferplus-soft; a FER2013 CSV and "
-        "its fer2013new.csv) (default: fer2013)",
-    )
-    parser.add_argument(
-        "--ferplus",
-        metavar="PATH",
-        help="the FER+ vote file fer2013new.csv of --labels ferplus-* (default: the one beside the FER2013 CSV, "
-        "or in ../ferplus/ of the CSV's directory)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file (default: print only)")
     parser.add_argument(

@@ -255,13 +255,13 @@ def plot_timeline(records: list[dict], class_names: list[str], path: str | Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from serving_demo.drawing import EMOTION_COLOURS
+    from serving_demo.drawing import emotion_colour
 
     times = [r["time_s"] for r in records]
     fig, ax = plt.subplots(figsize=(10, 3.5))
     for name in class_names:
         values = [face["probabilities"][name] if (face := largest_face(r["faces"])) else np.nan for r in records]
-        colour = np.array(EMOTION_COLOURS.get(name, (0, 0, 0))) / 255
+        colour = np.array(emotion_colour(name)) / 255
         ax.plot(times, values, label=name, color=colour, linewidth=1.2)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("probability (largest face)")

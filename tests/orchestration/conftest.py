@@ -1,12 +1,9 @@
-"""The pipeline's tests share one pipeline root: the first run trains, exports and pushes; later runs reuse it.
-
-The 8-class (FER+) model and the FER+ votes are those of the export tests (built once per session)."""
+"""The pipeline's tests share one pipeline root: the first run trains, exports and pushes; later runs reuse it."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.export.eight_class import EightClass, eight_class_model, ferplus_data
 from tests.orchestration.pipeline_runs import FAST, invoke
 
 
@@ -24,15 +21,3 @@ def smoke_pipeline(tmp_path_factory, fer_csv, data_dir):
     result = invoke(*common, "--push-dir", str(push_dir), "--max-accuracy-drop", "1", "--max-recall-drop", "1",
                     "--run-id", "first")  # fmt: skip
     return {"root": root, "push_dir": push_dir, "common": common, "first": result}
-
-
-@pytest.fixture(scope="session")
-def eight_class(tmp_path_factory, test_seed) -> EightClass:
-    """The 8-class tiny model, a run directory of it and its export through the parity gate."""
-    return eight_class_model(tmp_path_factory, test_seed)
-
-
-@pytest.fixture(scope="session")
-def ferplus_csv(tmp_path_factory, examples):
-    """The session's generated fer2013.csv with its fer2013new.csv beside it."""
-    return ferplus_data(tmp_path_factory, examples)

@@ -1,18 +1,8 @@
-"""Fixtures of the pipeline's tests: generated FER2013 with FER+ votes, and an 8-class run trained on them."""
+"""Fixtures of the pipeline's tests: an 8-class run trained on generated FER2013 with FER+ votes."""
 
 from __future__ import annotations
 
 import pytest
-
-from tests.fer_fixtures import write_csv, write_ferplus_csv
-
-
-@pytest.fixture(scope="session")
-def ferplus_csv(tmp_path_factory, examples):
-    """A generated fer2013.csv (the session's faces, all three Usage values) with its fer2013new.csv beside it."""
-    root = tmp_path_factory.mktemp("ferplus")
-    write_ferplus_csv(root / "fer2013new.csv", examples)
-    return write_csv(root / "fer2013.csv", examples)
 
 
 @pytest.fixture(scope="session")

@@ -142,7 +142,7 @@ def test_a_backup_that_keras_wrote_is_restored(tmp_path):
     import keras
     import numpy as np
 
-    from pipeline.train import AtomicBackupAndRestore
+    from pipeline.training_callbacks import AtomicBackupAndRestore
 
     def compiled_model():
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])

@@ -8,7 +8,7 @@ from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS, make_detector
 from serving_demo.drawing import EMOTION_COLOURS, draw_faces
 from serving_demo.image_io import ImageInputError
 from serving_demo.recognizer import NO_FACE_MESSAGE, EmotionRecognizer, face_results
-from tests.export.eight_class import eight_class_faces, eight_class_model
+from tests.eight_class import eight_class_faces
 from tests.images import ASTRONAUT_FACE_CENTRE, astronaut, rotated_astronaut, two_astronauts
 
 
@@ -170,14 +170,8 @@ def test_alignment_turns_a_tilted_face_upright_before_classifying(exported, monk
     assert similarity_aligned > similarity_tilted + 0.05
 
 
-@pytest.fixture(scope="module")
-def eight_class(tmp_path_factory, test_seed):
-    """The 8-class (FER+) tiny model's export (``tests.export.eight_class``, built once per session)."""
-    return eight_class_model(tmp_path_factory, test_seed).export
-
-
 def test_an_8_class_export_gives_every_fer_plus_class_with_every_backend(eight_class):
-    recognizer = EmotionRecognizer(eight_class.out_dir)
+    recognizer = EmotionRecognizer(eight_class.export.out_dir)
     assert recognizer.class_names == FERPLUS_CLASS_NAMES  # from the export's labels.txt
     for name in BACKENDS:
         analyses = recognizer.analyze_many([astronaut(), np.full((240, 320, 3), 200, np.uint8)], backend=name)
@@ -190,7 +184,7 @@ def test_an_8_class_export_gives_every_fer_plus_class_with_every_backend(eight_c
 
 
 def test_a_face_the_8_class_model_calls_contempt_is_drawn_in_contempts_colour(eight_class):
-    recognizer = EmotionRecognizer(eight_class.out_dir)
+    recognizer = EmotionRecognizer(eight_class.export.out_dir)
     faces, labels = eight_class_faces(16, seed=5)
     contempt = faces[labels == 7][:1]  # the brightest generated faces: class 7, Contempt
     probs = recognizer.classify_faces(contempt)

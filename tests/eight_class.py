@@ -1,8 +1,7 @@
 """An 8-class (FER+) tiny model, a run directory holding it and its export: built once per test session.
 
 The tools that read an export's classes (the exporter and its gate, the predictors, ``fer-bench``, the recognizer,
-the pipeline's stages) are tested on it. The fixtures of each test package call ``eight_class_model`` and
-``ferplus_data``; the first call builds, later calls of the same session get the same objects.
+the pipeline's stages) are tested on it, through the session fixture ``eight_class`` of ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -14,10 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.fer_fixtures import write_csv, write_ferplus_csv
-
 EIGHT = 8
-_BUILT: dict[tuple[str, str], object] = {}  # (what, the session's base temp directory) -> what was built
 
 
 @dataclass(frozen=True)
@@ -70,34 +66,21 @@ def _train(seed: int):
 
 
 def eight_class_model(tmp_path_factory: pytest.TempPathFactory, seed: int) -> EightClass:
-    """The session's 8-class model, run directory and export (built on the first call)."""
-    key = ("model", str(tmp_path_factory.getbasetemp()))
-    if key not in _BUILT:
-        from export.exporter import export_all
-        from model_zoo.constants import FERPLUS_CLASS_NAMES, write_labels
+    """An 8-class model, a run directory of it and its export, built in a new directory of ``tmp_path_factory``."""
+    from export.exporter import export_all
+    from model_zoo.constants import FERPLUS_CLASS_NAMES, write_labels
 
-        model, train_images = _train(seed)
-        base = tmp_path_factory.mktemp("eight-class")
-        model_path = base / "model.keras"
-        model.save(model_path)
-        run_dir = base / "run"
-        run_dir.mkdir()
-        model.save(run_dir / "best.keras")
-        write_labels(run_dir, FERPLUS_CLASS_NAMES)
-        (run_dir / "config.json").write_text(json.dumps({"model": "seed_cnn_tiny", "labels": "ferplus-majority"}))
-        val_images, val_labels = eight_class_faces(160, seed=2)
-        export = export_all(
-            model_path, base / "export", val_images, val_labels, train_images[:100], labels="ferplus-majority"
-        )
-        _BUILT[key] = EightClass(model_path, run_dir, export, val_images, val_labels)
-    return _BUILT[key]
-
-
-def ferplus_data(tmp_path_factory: pytest.TempPathFactory, examples: dict) -> Path:
-    """A generated ``fer2013.csv`` (the session's ``examples``) with its FER+ votes ``fer2013new.csv`` beside it."""
-    key = ("ferplus", str(tmp_path_factory.getbasetemp()))
-    if key not in _BUILT:
-        root = tmp_path_factory.mktemp("ferplus-export")
-        write_ferplus_csv(root / "fer2013new.csv", examples)
-        _BUILT[key] = write_csv(root / "fer2013.csv", examples)
-    return _BUILT[key]
+    model, train_images = _train(seed)
+    base = tmp_path_factory.mktemp("eight-class")
+    model_path = base / "model.keras"
+    model.save(model_path)
+    run_dir = base / "run"
+    run_dir.mkdir()
+    model.save(run_dir / "best.keras")
+    write_labels(run_dir, FERPLUS_CLASS_NAMES)
+    (run_dir / "config.json").write_text(json.dumps({"model": "seed_cnn_tiny", "labels": "ferplus-majority"}))
+    val_images, val_labels = eight_class_faces(160, seed=2)
+    export = export_all(
+        model_path, base / "export", val_images, val_labels, train_images[:100], labels="ferplus-majority"
+    )
+    return EightClass(model_path, run_dir, export, val_images, val_labels)
