@@ -2,11 +2,15 @@
 
     fer-demo                                  # the shipped model, on http://127.0.0.1:7860
     fer-demo --artifacts artifacts/ship --port 8080
+    fer-demo --host 0.0.0.0 --auth-file logins.txt   # on the network: a login is required
 
-Privacy: binds to 127.0.0.1 unless ``--host`` says otherwise; Gradio analytics,
-version checks and hub lookups are off; webcam frames stay in memory (the
-annotated frame goes back inline, never through a file); uploads are capped in
-size and removed from Gradio's cache after a few minutes.
+Privacy: binds to 127.0.0.1 unless ``--host`` says otherwise; beyond this machine (``--host``
+other than loopback, or ``--share``) it needs a login (``--auth-file FILE`` of user:password
+lines, or FER_DEMO_AUTH_FILE=FILE, or FER_DEMO_AUTH holding the lines) unless ``--no-auth``
+says otherwise. Gradio analytics, version checks and hub lookups are off; webcam frames stay
+in memory (the annotated frame goes back inline, never through a file); uploads are capped in
+size, and uploads and results leave Gradio's cache after ``--cache-expiry`` seconds. A full
+queue answers "busy, try again" at once; GET /healthz answers a process manager without login.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import secrets
 import sys
 import time
+from html import escape
 
 # Before Gradio is imported anywhere: no analytics, no version check, no hub calls.
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -29,13 +34,17 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fer_runtime.atomic_files import write_bytes_atomic  # noqa: E402
-from fer_runtime.command_line import run_command  # noqa: E402
+from fer_runtime.command_line import CommandError, run_command  # noqa: E402
 from model_zoo.constants import CLASS_NAMES  # noqa: E402
 from serving_demo import EXAMPLES_DIR  # noqa: E402
+from serving_demo.auth import AUTH_ENV, AUTH_FILE_ENV, Logins, read_logins  # noqa: E402
+from serving_demo.cache_expiry import ANNOTATED_NAME, CacheExpiry, cache_expiry_lifespan  # noqa: E402
 from serving_demo.command_line import add_model_options  # noqa: E402
 from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 from serving_demo.drawing import draw_faces  # noqa: E402
+from serving_demo.exposure import NO_AUTH_BANNER, check_exposure, is_loopback  # noqa: E402
 from serving_demo.face_smoothing import FaceSmoother  # noqa: E402
+from serving_demo.health import health_route  # noqa: E402
 from serving_demo.image_io import ImageInputError  # noqa: E402
 from serving_demo.recognizer import Analysis, EmotionRecognizer  # noqa: E402
 
@@ -43,6 +52,15 @@ MAX_FILE_SIZE = "20mb"
 # The browser sends a webcam frame at most every STREAM_EVERY seconds: 0.1 capped the stream at 10 fps;
 # 0.03 lets a 30 fps camera through (the pipeline takes a few ms a frame).
 STREAM_EVERY = 0.03
+# Requests waiting at most (beyond those running); one more is answered "Queue is full" at once instead of waiting.
+QUEUE_SIZE = 32
+# Cached uploads and annotated results are deleted this many seconds after they were written.
+CACHE_EXPIRY_S = 600
+DEFAULT_CACHE_EXPIRY = CacheExpiry(CACHE_EXPIRY_S)
+AUTH_MESSAGE = "Log in with a user of the demo's auth file."
+BANNER_STYLE = (
+    "background:#fef3c7;color:#78350f;border:2px solid #d97706;border-radius:8px;padding:10px 14px;font-weight:600"
+)
 ABOUT = f"""\
 # Facial emotion recognition
 Every frontal face in the picture gets a box and one of {len(CLASS_NAMES)} emotions ({", ".join(CLASS_NAMES)}),
@@ -94,15 +112,46 @@ def save_annotated_jpeg(image: np.ndarray, cache_dir: str, salt: str) -> str:
         raise ValueError("the annotated image could not be encoded as JPEG")
     data = encoded.tobytes()
     directory = os.path.join(cache_dir, hashlib.sha256(salt.encode() + data).hexdigest())
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, "annotated.jpg")
-    write_bytes_atomic(path, data)
+    path = os.path.join(directory, ANNOTATED_NAME)
+    for attempt in range(2):
+        os.makedirs(directory, exist_ok=True)
+        try:
+            write_bytes_atomic(path, data)
+            break
+        except FileNotFoundError:  # the cache sweeper removed the (old, empty) folder just now: make it again
+            if attempt:
+                raise
     return path
 
 
-def build_demo(recognizer: EmotionRecognizer):
-    """The Gradio Blocks app around ``recognizer``; its upload handler is the API endpoint ``analyze``."""
+def build_demo(
+    recognizer: EmotionRecognizer,
+    *,
+    queue_size: int = QUEUE_SIZE,
+    cache_expiry: CacheExpiry = DEFAULT_CACHE_EXPIRY,
+    no_auth_banner: bool = False,
+):
+    """The Gradio Blocks app around ``recognizer``; its upload handler is the API endpoint ``analyze``.
+
+    Args:
+        recognizer: The recognizer every request goes through.
+        queue_size: Requests that may wait (beyond those running); one more is refused at once: gradio_client
+            raises ``QueueError("Queue is full! Please try again.")``, the page says "This application is currently
+            busy. Please try again.", a raw ``/gradio_api/queue/join`` gets HTTP 503.
+        cache_expiry: How long uploads and results stay in Gradio's cache (``delete_cache``); the copies of the
+            example photos stay.
+        no_auth_banner: Show ``NO_AUTH_BANNER`` at the top of the page (the demo is served with ``--no-auth``).
+
+    Returns:
+        The ``gr.Blocks``, queue configured; ``launch_demo`` serves it as ``fer-demo`` does.
+
+    Raises:
+        ValueError: if ``queue_size`` is below 1.
+    """
     import gradio as gr
+
+    if queue_size < 1:
+        raise ValueError(f"the queue size must be at least 1, not {queue_size}")
 
     # The annotated photo goes out as a file written by save_annotated_jpeg, not as an array for Gradio to write.
     cache_dir, salt = gr.utils.get_upload_folder(), secrets.token_hex(16)
@@ -154,7 +203,14 @@ def build_demo(recognizer: EmotionRecognizer):
         return html, f"{fps:.1f} fps · " + describe(analysis), last | {"t": now, "fps": fps}
 
     examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
-    with gr.Blocks(title="Facial emotion recognition", analytics_enabled=False, delete_cache=(300, 600)) as demo:
+    with gr.Blocks(
+        title="Facial emotion recognition", analytics_enabled=False, delete_cache=cache_expiry.delete_cache
+    ) as demo:
+        if no_auth_banner:
+            gr.HTML(
+                f'<div role="alert" style="{BANNER_STYLE}">&#9888; {escape(NO_AUTH_BANNER)}</div>',
+                elem_id="no-auth-banner",
+            )
         gr.Markdown(ABOUT)
         backend = gr.Radio(
             recognizer.available_backends(),
@@ -177,6 +233,9 @@ def build_demo(recognizer: EmotionRecognizer):
                     run = gr.Button("Analyze", variant="primary", elem_id="analyze")
                     if examples:
                         gr.Examples(examples, inputs=photo, label="Examples")
+                        # Gradio copies the examples into its cache but does not exempt the copies from
+                        # delete_cache: without this the page's examples break once the cache expiry has passed.
+                        photo.keep_in_cache.update(photo.temp_files)
                 with gr.Column():
                     annotated = gr.Image(
                         label="Faces found", type="numpy", interactive=False, format="jpeg", elem_id="annotated"
@@ -213,7 +272,75 @@ def build_demo(recognizer: EmotionRecognizer):
                 api_visibility="private",
                 show_progress="hidden",  # no fading between frames
             )
-    return demo
+    return demo.queue(max_size=queue_size)
+
+
+def launch_demo(
+    demo,
+    recognizer: EmotionRecognizer,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    share: bool = False,
+    logins: Logins | None = None,
+    max_file_size: str = MAX_FILE_SIZE,
+    prevent_thread_lock: bool = False,
+    quiet: bool = False,
+):
+    """Serve ``demo`` (from ``build_demo(recognizer)``) as ``fer-demo`` does: login, health check, nothing extra.
+
+    Beside Gradio's routes: ``GET /healthz`` (``serving_demo.health``, outside the login). The demo's cache expiry
+    (its ``delete_cache``) is kept by ``serving_demo.cache_expiry`` instead of Gradio, whose task stops for good
+    under steady traffic: ``demo.delete_cache`` is set to None. Off: server-side rendering, the
+    monitoring dashboard, the MCP server, the PWA manifest, the run history and the footer links (API docs
+    page, settings); Python errors other than the messages the demo raises are shown only on a loopback address.
+    The exposure policy (``check_exposure``) is the caller's: this function serves what it is given.
+
+    Args:
+        demo: The Blocks from ``build_demo``.
+        recognizer: Its recognizer (the health check names its model and backend).
+        host: Address to bind.
+        port: Port to bind (default: Gradio's, 7860 or the next free one).
+        share: Open a Gradio share link.
+        logins: Users of the login (``serving_demo.auth.read_logins``); None serves without one.
+        max_file_size: Largest upload accepted.
+        prevent_thread_lock: Return at once, the server running in the background (for tests and benchmarks).
+        quiet: Print nothing.
+
+    Returns:
+        What ``gr.Blocks.launch`` returns: ``(app, local_url, share_url)``.
+
+    Raises:
+        FileNotFoundError, ValueError: if the recognizer's backend cannot be loaded (for the health check).
+        OSError: if the port cannot be bound.
+    """
+    import gradio as gr
+
+    app_kwargs: dict = {"routes": [health_route(recognizer)]}
+    if demo.delete_cache:
+        # Gradio's own delete_cache task stops for good under steady traffic (serving_demo/cache_expiry.py): ours
+        # does its job, and more, on the same expiry.
+        expiry = CacheExpiry(demo.delete_cache[1])
+        demo.delete_cache = None
+        app_kwargs["lifespan"] = cache_expiry_lifespan(demo, gr.utils.get_upload_folder(), expiry)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=logins.users if logins else None,
+        auth_message=AUTH_MESSAGE if logins else None,
+        max_file_size=max_file_size,
+        show_error=is_loopback(host) and not share,
+        ssr_mode=False,
+        enable_monitoring=False,
+        mcp_server=False,
+        pwa=False,
+        run_history=False,
+        footer_links=[],
+        app_kwargs=app_kwargs,
+        prevent_thread_lock=prevent_thread_lock,
+        quiet=quiet,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,16 +352,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to bind; 0.0.0.0 exposes the demo to your network (default: 127.0.0.1)",
+        help="address to bind; 0.0.0.0 exposes the demo to your network, which needs a login (default: 127.0.0.1)",
     )
     parser.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
     parser.add_argument(
         "--share",
         action="store_true",
-        help="also open a public Gradio share link, which sends traffic out (default: off)",
+        help="also open a public Gradio share link, which sends traffic out; needs a login (default: off)",
+    )
+    login = parser.add_mutually_exclusive_group()
+    login.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help=f"require a login: FILE has user:password lines (# comments allowed). Or set {AUTH_FILE_ENV}=FILE, "
+        f"or {AUTH_ENV} to the lines themselves. Needed with --share or a --host beyond loopback. "
+        "Never put a password on the command line",
+    )
+    login.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="serve without a login even beyond this machine (--share, --host 0.0.0.0), on purpose; "
+        "the page then shows a banner saying it is open",
     )
     parser.add_argument(
         "--max-file-size", default=MAX_FILE_SIZE, help=f"largest upload accepted (default: {MAX_FILE_SIZE})"
+    )
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=QUEUE_SIZE,
+        metavar="N",
+        help="requests that may wait beyond those running; one more is told at once that the demo is busy "
+        "and to try again (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--cache-expiry",
+        type=int,
+        default=CACHE_EXPIRY_S,
+        metavar="SECONDS",
+        help="delete uploads and results from Gradio's cache this long after they were written; longer than any "
+        "request waits, as uploads expire too (default: %(default)s)",
     )
     return parser
 
@@ -246,15 +403,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> None:
+    # Everything that can refuse the command comes before the model loads.
+    logins = read_logins(args.auth_file, os.environ)
+    banner = check_exposure(args.host, args.share, has_login=logins is not None, no_auth=args.no_auth)
+    if args.queue_size < 1:
+        raise CommandError(f"--queue-size must be at least 1, not {args.queue_size}")
+    if args.cache_expiry < 1:
+        raise CommandError(f"--cache-expiry must be at least 1 second, not {args.cache_expiry}")
     recognizer = EmotionRecognizer(args.artifacts, backend=args.backend, detector=args.detector)
     recognizer.predictor()  # load the initial backend now, not on the first request
-    demo = build_demo(recognizer)
-    demo.launch(
-        server_name=args.host,
-        server_port=args.port,
+    demo = build_demo(
+        recognizer,
+        queue_size=args.queue_size,
+        cache_expiry=CacheExpiry(args.cache_expiry),
+        no_auth_banner=banner,
+    )
+    if logins:
+        print(f"fer-demo: login required: {len(logins.users)} user(s) from {logins.source}", file=sys.stderr)
+    elif banner:
+        print(f"fer-demo: warning: served without a login on {args.host} (--no-auth)", file=sys.stderr)
+    launch_demo(
+        demo,
+        recognizer,
+        host=args.host,
+        port=args.port,
         share=args.share,
+        logins=logins,
         max_file_size=args.max_file_size,
-        show_error=True,
     )
 
 

@@ -8,7 +8,8 @@ clients (``gradio_client``, one thread each) then send ``requests`` calls betwee
 call sends (the example photo with the call's number stamped in a corner): identical uploads and results would
 share one cache file and hide growth. Every ``sample_every`` calls it samples the server process's resident memory
 (RSS) and the cache directory's disk use, files and folders. After the calls it waits until everything the calls
-left in the cache has expired and samples once more (``settled``).
+left in the cache has expired and samples once more (``settled``). With ``rate`` the calls are paced: below what
+the server can serve, the request rate, and so the cache's steady size, stays the same throughout.
 
 Growth after warm-up, per measure: the mean of the last quarter of the samples taken after warm-up against the
 mean of their first quarter, in percent. Warm-up ends at the first sample taken after ``warmup`` calls and after
@@ -223,6 +224,7 @@ def run_soak(
     server_options: list[str] | None = None,
     settle: bool = True,
     timeout: float = 120,
+    rate: float | None = None,
 ) -> dict:
     """Start a demo process, send it ``requests`` distinct ``analyze`` calls from ``clients`` clients, and sample it.
 
@@ -238,10 +240,12 @@ def run_soak(
         settle: After the calls, wait until everything they cached has expired (twice the expiry cycle, since an
             emptied folder is removed one expiry after its last file) and take the ``settled`` sample.
         timeout: Seconds allowed for each call.
+        rate: Calls started per second at most, in all (default: as fast as the clients go). Below what the
+            server can serve, the rate stays steady, and so does the cache's size at steady state.
 
     Returns:
-        A dict: ``requests``, ``clients``, ``sample_every``, ``warmup_requests``, ``warmup_s``, ``cache_expiry_s``,
-        ``cleanup_every_s``, ``image``, ``server`` (its ``/healthz`` answer), ``ok``, ``failures``,
+        A dict: ``requests``, ``clients``, ``rate``, ``sample_every``, ``warmup_requests``, ``warmup_s``,
+        ``cache_expiry_s``, ``cleanup_every_s``, ``image``, ``server`` (its ``/healthz`` answer), ``ok``, ``failures``,
         ``failure_messages``, ``wall_s``, ``requests_per_sec``, ``p50_ms``, ``p95_ms``, ``baseline`` (a sample
         before the first call), ``samples`` (each: ``requests`` done, ``elapsed_s``, ``recent_requests`` (calls
         ended within the last expiry cycle), ``rss_bytes``, ``cache_bytes``, ``cache_files``, ``cache_dirs``),
@@ -250,7 +254,8 @@ def run_soak(
         cache measures, per recent call) and ``growth_method``.
 
     Raises:
-        ValueError: if ``requests``, ``clients``, ``sample_every`` or ``cache_expiry`` is below 1.
+        ValueError: if ``requests``, ``clients``, ``sample_every`` or ``cache_expiry`` is below 1, or ``rate`` is
+            not above 0.
         OSError: if ``image`` cannot be read.
         RuntimeError: if the demo does not start.
     """
@@ -258,6 +263,8 @@ def run_soak(
 
     if min(requests, clients, cache_expiry) < 1 or (sample_every is not None and sample_every < 1):
         raise ValueError("requests, clients, sample_every and cache_expiry must be at least 1")
+    if rate is not None and rate <= 0:
+        raise ValueError(f"rate must be above 0, not {rate}")
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio_client is imported
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -281,7 +288,7 @@ def run_soak(
             url,
             health,
         ):
-            began = time.perf_counter()
+            clock = {"start": time.perf_counter()}  # reset when the clients start together
 
             def sample(done: int) -> dict:
                 now = time.perf_counter()
@@ -289,14 +296,14 @@ def run_soak(
                     recent = len(finished) - bisect.bisect_left(finished, now - cycle_s)
                 return {
                     "requests": done,
-                    "elapsed_s": round(now - began, 2),
+                    "elapsed_s": round(now - clock["start"], 2),
                     "recent_requests": recent,
                     "rss_bytes": process_rss_bytes(process.pid),
                     **cache_usage(work_dir / "cache"),
                 }
 
             baseline = sample(0)
-            start = threading.Barrier(clients + 1)
+            start = threading.Barrier(clients + 1, action=lambda: clock.update(start=time.perf_counter()))
 
             def worker(number: int) -> None:
                 client_dir = work_dir / f"client{number}"
@@ -322,6 +329,8 @@ def run_soak(
                             state["next"] += 1
                         if index >= requests:
                             return
+                        if rate:  # call number i starts no earlier than i / rate seconds after the start
+                            time.sleep(max(0.0, clock["start"] + index / rate - time.perf_counter()))
                         photo = photos.write(index, client_dir / "photo.jpg")
                         called = time.perf_counter()
                         try:
@@ -349,10 +358,9 @@ def run_soak(
             for thread in threads:
                 thread.start()
             start.wait()
-            began = time.perf_counter()
             for thread in threads:
                 thread.join()
-            wall_s = time.perf_counter() - began
+            wall_s = time.perf_counter() - clock["start"]
             settled = None
             if settle:
                 time.sleep(2 * cycle_s + 1)
@@ -364,6 +372,7 @@ def run_soak(
     return {
         "requests": requests,
         "clients": clients,
+        "rate": rate,
         "sample_every": sample_every,
         "warmup_requests": after[0]["requests"] if after else None,
         "warmup_s": after[0]["elapsed_s"] if after else None,

@@ -1,6 +1,7 @@
 """Soak test of the demo: memory and cache growth under sustained use (``export.benchmarks.soak``).
 
     python -m export.cli.soak --requests 10000 --json soak.json
+    python -m export.cli.soak --requests 10000 --rate 2 --json soak.json   # a steady 2 calls/s
     python -m export.cli.soak --requests 600 --clients 2 --cache-expiry 10 --backend tflite-fp32
 
 Starts ``fer-demo`` as its own process with its own cache directory, sends ``--requests`` distinct ``analyze``
@@ -32,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--requests", type=int, default=10_000, help="analyze calls in all (default: %(default)s)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent clients (default: %(default)s)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        metavar="PER_S",
+        help="start at most this many calls a second, in all: below the server's capacity the rate stays steady, "
+        "and so does the cache's steady size (default: as fast as the clients go)",
+    )
     parser.add_argument(
         "--sample-every", type=int, metavar="K", help="calls between two samples (default: a fiftieth of --requests)"
     )
@@ -67,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 
         if min(args.requests, args.clients, args.cache_expiry) < 1 or (args.sample_every or 1) < 1:
             raise CommandError("--requests, --clients, --sample-every and --cache-expiry must be at least 1")
+        if args.rate is not None and args.rate <= 0:
+            raise CommandError(f"--rate must be above 0, not {args.rate}")
         model = {"--artifacts": args.artifacts, "--backend": args.backend, "--detector": args.detector}
         server_options = [part for flag, value in model.items() if value for part in (flag, str(value))]
         result = run_soak(
@@ -79,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             server_options=server_options,
             settle=not args.no_settle,
             timeout=args.timeout,
+            rate=args.rate,
         )
         print(format_table(result))
         if args.json:

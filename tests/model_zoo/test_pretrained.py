@@ -68,11 +68,10 @@ def test_every_backend_of_the_shipped_model_sees_the_smiling_astronaut_as_happy(
 def test_fer_eval_uses_the_shipped_model_by_default(fer_csv, data_dir, capsys):
     assert eval_main(["--data", str(fer_csv), "--data-dir", str(data_dir), "--split", "validation"]) == 0
     out = capsys.readouterr().out
-    assert f"{PRETRAINED_DIR / 'model.keras'} (keras) on validation" in out
+    assert f"{PRETRAINED_DIR / 'model.keras'} (keras, 7 classes) on validation" in out
 
 
 def test_fer_bench_uses_the_shipped_model_by_default(tmp_path, capsys):
-    # An older backend name is accepted; the results carry the name of the artifact table.
     args = ["--backends", "tflite-int8", "--threads", "1", "--iterations", "3", "--warmup", "1"]
     args += ["--batch-runs", "1", "--e2e-iterations", "0", "--json", str(tmp_path / "bench.json")]
     assert bench_main(args) == 0

@@ -5,7 +5,7 @@ import json
 from export.benchmarks.soak import DistinctPhotos, cache_usage, growth_after_warmup
 from serving_demo import EXAMPLES_DIR
 
-REQUESTS, CLIENTS, EXPIRY_S = 40, 2, 4
+REQUESTS, CLIENTS, EXPIRY_S, RATE = 40, 2, 4, 4.0
 FILES_PER_CALL = 3  # the upload, the annotated result, the empty file gr.File(type="filepath") leaves
 
 
@@ -13,7 +13,7 @@ def test_a_short_soak_keeps_the_cache_bounded_and_leaves_only_the_examples(tmp_p
     from export.cli.soak import main
 
     out = tmp_path / "soak.json"
-    argv = ["--requests", str(REQUESTS), "--clients", str(CLIENTS), "--sample-every", "4"]
+    argv = ["--requests", str(REQUESTS), "--clients", str(CLIENTS), "--sample-every", "4", "--rate", str(RATE)]
     assert main(argv + ["--cache-expiry", str(EXPIRY_S), "--json", str(out)]) == 0
     table = capsys.readouterr().out
     assert "growth after warm-up" in table and "settled" in table
@@ -42,6 +42,7 @@ def test_a_short_soak_keeps_the_cache_bounded_and_leaves_only_the_examples(tmp_p
         "cleanup_every_s",
     } <= result.keys()
     assert result["ok"] == REQUESTS and result["failures"] == 0, result["failure_messages"]
+    assert result["rate"] == RATE and result["wall_s"] >= (REQUESTS - 1) / RATE  # paced: call i starts at i / rate
     assert result["server"]["status"] == "ok"
     samples = result["samples"]
     assert [s["requests"] for s in samples] == list(range(4, REQUESTS + 1, 4))
