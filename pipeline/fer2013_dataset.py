@@ -189,38 +189,35 @@ class Fer2013Data:
         return {name: datasets(name).take(limits[name]) if limits[name] else datasets(name) for name in self.splits}
 
 
-def make_builder(
-    data: str | Path,
-    data_dir: str | Path | None = None,
-    skip_bad_rows: bool = False,
-    labels: str = DEFAULT_LABEL_MODE,
-    ferplus: str | Path | None = None,
-) -> Fer2013:
-    """The builder for the source at ``data`` and label mode ``labels``, keyed by their fingerprints under ``data_dir``.
+def _ferplus_file_for(source: Fer2013Source, labels: str, ferplus: str | Path | None) -> Path | None:
+    """The FER+ vote file that label mode ``labels`` reads for ``source`` (None for FER2013 labels).
 
     Raises:
-        MissingDataError: if no FER2013 is at ``data``.
         MissingFerPlusError: if a FER+ mode finds no FER+ file (see ``load_fer2013``).
         ValueError: on an unknown label mode, FER+ labels for an image-folder source, or ``ferplus``
             given with FER2013 labels.
     """
-    source = find_source(data)
     label_mode_class_names(labels)
-    name = f"{source.kind}-{source.fingerprint()}{'-skipbad' if skip_bad_rows else ''}"
-    ferplus_file = None
     if labels in FERPLUS_MODES:
         if source.kind != "csv":
             raise ValueError(
                 f"--labels {labels} needs FER2013 as a CSV (fer2013.csv): the FER+ votes label its rows by number, "
                 f"and {source.path} is an image-folder tree. Use the CSV, or --labels {DEFAULT_LABEL_MODE}."
             )
-        ferplus_file = locate_ferplus_file(source.path, ferplus)
-        name += f"-{labels}-{file_sha256(ferplus_file)[:12]}"
-    elif ferplus is not None:
+        return locate_ferplus_file(source.path, ferplus)
+    if ferplus is not None:
         raise ValueError(
             f"A FER+ file ({ferplus}) was given with --labels {labels}; pass --labels "
             f"{' or '.join(FERPLUS_MODES)} to use it, or leave it out."
         )
+    return None
+
+
+def _builder(source: Fer2013Source, skip_bad_rows: bool, labels: str, ferplus_file: Path | None, data_dir) -> Fer2013:
+    """The builder of ``source`` read with ``labels``, keyed under ``data_dir`` by the fingerprints of its inputs."""
+    name = f"{source.kind}-{source.fingerprint()}{'-skipbad' if skip_bad_rows else ''}"
+    if ferplus_file is not None:
+        name += f"-{labels}-{file_sha256(ferplus_file)[:12]}"
     config = tfds.core.BuilderConfig(
         name=name,
         description=f"Prepared from {source.path}" + (f", {labels} labels from {ferplus_file}" if ferplus_file else ""),
@@ -264,7 +261,9 @@ def load_fer2013(
         FerPlusError: if the FER+ file is malformed or its rows do not line up with the FER2013 CSV's.
         ValueError: on an unknown label mode, or FER+ labels for an image-folder source.
     """
-    builder = make_builder(data, data_dir, skip_bad_rows, labels, ferplus)
+    source = find_source(data)
+    ferplus_file = _ferplus_file_for(source, labels, ferplus)
+    builder = _builder(source, skip_bad_rows, labels, ferplus_file, data_dir)
     if not builder.is_prepared():
         log.info("Preparing FER2013 from %s into %s", builder._source.path, builder.data_dir)
         try:
@@ -280,7 +279,7 @@ def load_fer2013(
             # Another process (a tuner worker, a second fer-train) prepared the same source
             # into the same cache first; TFDS then cannot move its own copy into place
             # (FileExistsError, or "Directory not empty" when both passed TFDS's check).
-            builder = make_builder(data, data_dir, skip_bad_rows, labels, ferplus)
+            builder = _builder(source, skip_bad_rows, labels, ferplus_file, data_dir)
             if not builder.is_prepared():
                 raise
             log.info("Another process prepared %s first; using its copy", builder._source.path)

@@ -237,7 +237,6 @@ def run_load_test(
         wall_s = time.perf_counter() - began
 
     total = clients * requests_per_client
-    distinct = list(dict.fromkeys(failures))[:MAX_MESSAGES]
     return {
         "url": url,
         "image": str(image),
@@ -246,11 +245,26 @@ def run_load_test(
         "clients": clients,
         "requests_per_client": requests_per_client,
         "requests": total,
+        **call_figures(latencies, failures, total, wall_s),
+    }
+
+
+def call_figures(latencies: list[float], failures: list[str], requests: int, wall_s: float) -> dict:
+    """The figures of a run of calls: ``ok``, ``failures``, ``failure_messages`` (the first few distinct ones),
+    ``wall_s``, ``requests_per_sec``, ``p50_ms``, ``p95_ms`` and ``max_ms``.
+
+    Args:
+        latencies: Milliseconds of each call that succeeded.
+        failures: A message for each call that failed.
+        requests: The calls made in all.
+        wall_s: Seconds from the first call's start to the last one's end.
+    """
+    return {
         "ok": len(latencies),
         "failures": len(failures),
-        "failure_messages": distinct,
+        "failure_messages": list(dict.fromkeys(failures))[:MAX_MESSAGES],
         "wall_s": round(wall_s, 3),
-        "requests_per_sec": round(total / wall_s, 2) if wall_s > 0 else None,
+        "requests_per_sec": round(requests / wall_s, 2) if wall_s > 0 else None,
         "p50_ms": _round(percentile(latencies, 50)),
         "p95_ms": _round(percentile(latencies, 95)),
         "max_ms": _round(max(latencies) if latencies else None),

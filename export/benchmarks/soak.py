@@ -2,7 +2,7 @@
 
     python -m export.cli.soak --requests 10000 --json soak.json
 
-Starts ``fer-demo`` (``python -m serving_demo.app``) as its own process on a free loopback port, with its own
+Starts ``fer-demo`` (``python -m serving_demo.cli``) as its own process on a free loopback port, with its own
 Gradio cache directory (``GRADIO_TEMP_DIR``) and a short ``--cache-expiry``, and waits for ``/healthz``. A few
 clients (``gradio_client``, one thread each) then send ``requests`` calls between them, each with a photo no other
 call sends (the example photo with the call's number stamped in a corner): identical uploads and results would
@@ -25,62 +25,20 @@ from __future__ import annotations
 import bisect
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from export.benchmarks.demo_load import percentile
+from export.benchmarks.demo_load import call_figures
+from export.benchmarks.demo_server import cache_usage, demo_process, process_rss_bytes
 from serving_demo import EXAMPLES_DIR
-from serving_demo.local_server import free_port
 
 DEFAULT_IMAGE = EXAMPLES_DIR / "astronaut.jpg"
 API_NAME = "/analyze"
 MEASURES = ("rss_bytes", "cache_bytes", "cache_files", "cache_dirs")
 CACHE_MEASURES = MEASURES[1:]
-MAX_MESSAGES = 5  # distinct failure messages kept in the result
 _STAMP_BITS = 24  # the call number, as a row of black or white 8x8 squares in the photo's top-left corner
-
-
-def process_rss_bytes(pid: int) -> int:
-    """The resident memory of process ``pid``, in bytes (Linux ``/proc``, else ``psutil``).
-
-    Raises:
-        OSError: if the process is gone or its memory cannot be read.
-    """
-    status = Path(f"/proc/{pid}/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    import psutil  # not on Linux: psutil, if installed
-
-    try:
-        return psutil.Process(pid).memory_info().rss
-    except psutil.Error as e:
-        raise OSError(f"cannot read the memory of process {pid}: {e}") from e
-
-
-def cache_usage(cache_dir: str | Path) -> dict[str, int]:
-    """What a cache directory holds: ``cache_bytes`` (disk use of its files and folders, as ``du``),
-    ``cache_files`` and ``cache_dirs`` (the directory itself not counted). Entries that vanish meanwhile are skipped.
-    """
-    used, files, dirs = 0, 0, 0
-    for root, dirnames, filenames in os.walk(cache_dir):
-        for name in dirnames + filenames:
-            try:
-                stat = os.lstat(os.path.join(root, name))
-            except FileNotFoundError:
-                continue
-            used += stat.st_blocks * 512
-        files += len(filenames)
-        dirs += len(dirnames)
-    return {"cache_bytes": used, "cache_files": files, "cache_dirs": dirs}
 
 
 class DistinctPhotos:
@@ -112,76 +70,6 @@ class DistinctPhotos:
             raise OSError("the photo could not be encoded as JPEG")
         Path(path).write_bytes(encoded.tobytes())
         return Path(path)
-
-
-def _http_json(url: str, timeout: float) -> dict:
-    import json
-
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return json.loads(response.read())
-
-
-@contextmanager
-def demo_process(
-    cache_dir: str | Path,
-    cache_expiry: int,
-    server_options: list[str] | None = None,
-    log_path: str | Path | None = None,
-    startup_timeout: float = 180,
-) -> Iterator[tuple[subprocess.Popen, str, dict]]:
-    """``fer-demo`` in its own process on a free 127.0.0.1 port, with its own cache directory, for the block.
-
-    Args:
-        cache_dir: The server's Gradio cache (``GRADIO_TEMP_DIR``); created if missing.
-        cache_expiry: The server's ``--cache-expiry`` in seconds.
-        server_options: More ``fer-demo`` options (``--artifacts``, ``--backend``, ...).
-        log_path: Where the server's output goes (default: discarded).
-        startup_timeout: Seconds allowed until ``/healthz`` answers.
-
-    Yields:
-        ``(process, url, health)``: the server process, its root URL and its ``/healthz`` answer.
-
-    Raises:
-        RuntimeError: if the server exits or does not answer ``/healthz`` in time (with the end of its log).
-    """
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("FER_DEMO_AUTH", "FER_DEMO_AUTH_FILE")}
-    env["GRADIO_TEMP_DIR"] = str(cache_dir)
-    command = [sys.executable, "-m", "serving_demo.app", "--port", str(port), "--cache-expiry", str(cache_expiry)]
-    command += server_options or []
-    log = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the demo exited with status {process.returncode}{_log_tail(log_path)}")
-            try:
-                health = _http_json(url + "healthz", timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the demo did not answer /healthz in {startup_timeout:.0f} s") from None
-                time.sleep(0.5)
-        yield process, url, health
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if log is not subprocess.DEVNULL:
-            log.close()
-
-
-def _log_tail(log_path: str | Path | None, lines: int = 5) -> str:
-    if not log_path or not Path(log_path).exists():
-        return ""
-    tail = Path(log_path).read_text(errors="replace").strip().splitlines()[-lines:]
-    return ": " + " | ".join(tail) if tail else ""
 
 
 def growth_after_warmup(
@@ -368,7 +256,6 @@ def run_soak(
 
     samples.sort(key=lambda s: s["requests"])
     after = [s for s in samples if s["requests"] >= warmup and s["elapsed_s"] >= cycle_s]
-    distinct = list(dict.fromkeys(failures))[:MAX_MESSAGES]
     return {
         "requests": requests,
         "clients": clients,
@@ -380,13 +267,7 @@ def run_soak(
         "cleanup_every_s": CacheExpiry(cache_expiry).every_s,
         "image": str(image),
         "server": health,
-        "ok": len(latencies),
-        "failures": len(failures),
-        "failure_messages": distinct,
-        "wall_s": round(wall_s, 2),
-        "requests_per_sec": round(requests / wall_s, 2) if wall_s > 0 else None,
-        "p50_ms": _round(percentile(latencies, 50)),
-        "p95_ms": _round(percentile(latencies, 95)),
+        **call_figures(latencies, failures, requests, wall_s),
         "baseline": baseline,
         "samples": samples,
         "settled": settled,
@@ -412,10 +293,6 @@ def _result_problem(result, downloads: Path) -> str | None:
     finally:
         if annotated and Path(annotated).parent.parent == downloads:
             shutil.rmtree(Path(annotated).parent, ignore_errors=True)
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
 
 
 def format_table(result: dict) -> str:

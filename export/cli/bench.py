@@ -32,6 +32,7 @@ import os
 import sys
 from pathlib import Path
 
+from fer_runtime.atomic_files import write_text_atomic
 from fer_runtime.command_line import CommandError, run_command
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, check_backend
 from model_zoo.constants import DEFAULT_LABEL_MODE
@@ -215,7 +216,7 @@ def _label_mode(args: argparse.Namespace) -> str:
 
 def _write_json(path: str | None, record: dict) -> None:
     if path:
-        Path(path).write_text(json.dumps(record, indent=2))
+        write_text_atomic(Path(path), json.dumps(record, indent=2) + "\n")
         print(f"wrote {path}")
 
 

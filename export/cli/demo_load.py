@@ -12,13 +12,10 @@ downloaded completely. Exits with status 1 when any call failed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
+from export.cli import add_demo_call_options, report
 from fer_runtime.command_line import CommandError, run_command
-from serving_demo import EXAMPLES_DIR
-from serving_demo.command_line import add_model_options
 from serving_demo.local_server import demo_at
 
 PROG = "python -m export.cli.demo_load"
@@ -26,17 +23,20 @@ PROG = "python -m export.cli.demo_load"
 
 def build_parser() -> argparse.ArgumentParser:
     """The load test's argument parser."""
+    from export.benchmarks.demo_load import DEFAULT_IMAGE
+
     parser = argparse.ArgumentParser(
         prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", help="a running demo's URL (default: start the demo in this process on a free port)")
-    default_image = EXAMPLES_DIR / "two_astronauts.jpg"
-    parser.add_argument("--image", default=str(default_image), help="the photo to send (default: %(default)s)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (default: %(default)s)")
     parser.add_argument("--requests", type=int, default=20, help="calls per client (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=60, help="seconds allowed per call (default: %(default)s)")
-    add_model_options(parser, defaults=False, note="sent with each call; --artifacts is the in-process demo's model")
-    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    add_demo_call_options(
+        parser,
+        DEFAULT_IMAGE,
+        timeout=60,
+        model_note="sent with each call; --artifacts is the in-process demo's model",
+    )
     return parser
 
 
@@ -53,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_load_test(
                 url, args.image, args.clients, args.requests, args.backend, args.detector, args.timeout
             )
-        print(format_table(result))
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        report(format_table(result), result, args.json)
         return 1 if result["failures"] else 0
 
     return run_command(PROG, work, errors=(OSError,))

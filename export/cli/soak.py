@@ -13,13 +13,10 @@ for the cache to expire once more at the end. Exits with status 1 when any call 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from fer_runtime.atomic_files import write_text_atomic
+from export.cli import add_demo_call_options, report
 from fer_runtime.command_line import CommandError, run_command
-from serving_demo.command_line import add_model_options
 
 PROG = "python -m export.cli.soak"
 
@@ -56,13 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="the demo's --cache-expiry: short, so the cache reaches its steady size early (default: %(default)s)",
     )
-    parser.add_argument("--image", default=str(DEFAULT_IMAGE), help="the photo to send (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=120, help="seconds allowed per call (default: %(default)s)")
     parser.add_argument(
         "--no-settle", action="store_true", help="skip the final wait for the cache to expire and the last sample"
     )
-    add_model_options(parser, defaults=False, note="passed to the demo")
-    parser.add_argument("--json", metavar="PATH", help="also write the result as JSON to PATH")
+    add_demo_call_options(parser, DEFAULT_IMAGE, timeout=120, model_note="passed to the demo")
     return parser
 
 
@@ -91,9 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             rate=args.rate,
         )
-        print(format_table(result))
-        if args.json:
-            write_text_atomic(Path(args.json), json.dumps(result, indent=2) + "\n")
+        report(format_table(result), result, args.json)
         return 1 if result["failures"] else 0
 
     return run_command(PROG, work, errors=(OSError, RuntimeError))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from export.benchmarks.training_throughput import SETTINGS  # light: TensorFlow loads inside measure()
+from export.cli import add_json_option, report
 from fer_runtime.command_line import run_command
 from model_zoo.precision import PRECISIONS
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--precisions", nargs="+", default=["float32"], choices=PRECISIONS, help="each setting in each precision"
     )
-    parser.add_argument("--json", help="write the results here")
+    add_json_option(parser)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one setting in this process
     return parser
 
@@ -56,9 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             args.data, args.data_dir, args.model, args.batch_size, args.steps, args.warmup, args.settings,
             args.precisions,
         )  # fmt: skip
-        print(format_table(measured))
-        if args.json:
-            Path(args.json).write_text(json.dumps(measured, indent=2))
+        report(format_table(measured), measured, args.json)
 
     return run_command(PROG, work)
 

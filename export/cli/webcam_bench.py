@@ -10,10 +10,9 @@ the page. Prints a table, writes JSON. Needs Playwright and ``/usr/bin/chromium`
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
+from export.cli import add_json_option, report
 from fer_runtime.command_line import run_command
 from serving_demo.command_line import add_model_options
 from serving_demo.local_server import demo_at
@@ -29,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--url", help="a running demo (default: start one in this process on the shipped model)")
     add_model_options(parser, backend=False, defaults=False, note="selected in the page")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to count frames (default: 10)")
-    parser.add_argument("--json", metavar="FILE", help="write the result here")
+    add_json_option(parser)
     return parser
 
 
@@ -42,10 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
         with demo_at(args.url, args.artifacts) as url:
             result = measure_webcam_fps(url, args.seconds, args.detector)
-        print(format_table(result))
-        if args.json:
-            Path(args.json).write_text(json.dumps(result, indent=2))
-            print(f"wrote {args.json}")
+        report(format_table(result), result, args.json)
 
     return run_command(PROG, work)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from fer_runtime.command_line import CommandError
-from serving_demo import app
+from serving_demo import cli
 from serving_demo.auth import AUTH_ENV, AUTH_FILE_ENV, parse_logins, read_logins
 from serving_demo.exposure import check_exposure, is_loopback
 
@@ -73,7 +73,7 @@ def test_serving_beyond_loopback_without_a_login_is_one_line_and_status_2(argv, 
     monkeypatch.delenv(AUTH_FILE_ENV, raising=False)
     monkeypatch.delenv(AUTH_ENV, raising=False)
     # Missing artifacts too: the refusal comes first, before any model is looked for or loaded.
-    assert app.main(argv + ["--artifacts", str(tmp_path / "none")]) == 2
+    assert cli.main(argv + ["--artifacts", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("fer-demo: error: ") and err.count("\n") == 1
     assert "no login is configured" in err and "--auth-file FILE" in err and "--no-auth" in err
@@ -83,30 +83,30 @@ def test_serving_beyond_loopback_without_a_login_is_one_line_and_status_2(argv, 
 def test_bad_auth_file_is_one_line_and_status_2(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv(AUTH_FILE_ENV, raising=False)
     monkeypatch.delenv(AUTH_ENV, raising=False)
-    assert app.main(["--auth-file", str(tmp_path / "missing.txt")]) == 2
+    assert cli.main(["--auth-file", str(tmp_path / "missing.txt")]) == 2
     assert capsys.readouterr().err == f"fer-demo: error: --auth-file {tmp_path / 'missing.txt'}: no such file\n"
     bad = tmp_path / "bad.txt"
     bad.write_text("alice-without-password\n")
-    assert app.main(["--auth-file", str(bad), "--host", "0.0.0.0"]) == 2
+    assert cli.main(["--auth-file", str(bad), "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err
     assert "line 1: expected user:password" in err and err.count("\n") == 1
     monkeypatch.setenv(AUTH_ENV, "alice:1")
-    assert app.main(["--no-auth"]) == 2
+    assert cli.main(["--no-auth"]) == 2
     assert "--no-auth contradicts the login" in capsys.readouterr().err
 
 
 def test_no_password_option_and_the_two_login_flags_exclude_each_other(capsys):
-    options = {a.dest for a in app.build_parser()._actions}
+    options = {a.dest for a in cli.build_parser()._actions}
     assert not {"auth", "password", "user"} & options
     with pytest.raises(SystemExit) as exit_info:
-        app.build_parser().parse_args(["--auth-file", "f", "--no-auth"])
+        cli.build_parser().parse_args(["--auth-file", "f", "--no-auth"])
     assert exit_info.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
 
 
 def test_queue_size_and_cache_expiry_must_be_positive(monkeypatch, capsys):
     monkeypatch.delenv(AUTH_FILE_ENV, raising=False)
     monkeypatch.delenv(AUTH_ENV, raising=False)
-    assert app.main(["--queue-size", "0"]) == 2
+    assert cli.main(["--queue-size", "0"]) == 2
     assert "--queue-size must be at least 1" in capsys.readouterr().err
-    assert app.main(["--cache-expiry", "0"]) == 2
+    assert cli.main(["--cache-expiry", "0"]) == 2
     assert "--cache-expiry must be at least 1" in capsys.readouterr().err

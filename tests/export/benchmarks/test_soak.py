@@ -2,7 +2,7 @@
 
 import json
 
-from export.benchmarks.soak import DistinctPhotos, cache_usage, growth_after_warmup
+from export.benchmarks.soak import DistinctPhotos, growth_after_warmup
 from serving_demo import EXAMPLES_DIR
 
 REQUESTS, CLIENTS, EXPIRY_S, RATE = 40, 2, 4, 4.0
@@ -70,14 +70,6 @@ def test_every_call_sends_a_different_photo(tmp_path):
     photos = DistinctPhotos(EXAMPLES_DIR / "astronaut.jpg")
     contents = {photos.write(i, tmp_path / f"{i}.jpg").read_bytes() for i in (0, 1, 2, 2**20)}
     assert len(contents) == 4
-
-
-def test_cache_usage_counts_files_folders_and_disk_use(tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / "f.bin").write_bytes(b"x" * 10_000)
-    (tmp_path / "g.bin").write_bytes(b"")
-    usage = cache_usage(tmp_path)
-    assert usage["cache_files"] == 2 and usage["cache_dirs"] == 1 and usage["cache_bytes"] >= 10_000
 
 
 def test_growth_compares_the_last_quarter_with_the_first():
