@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Each test session gets a Gradio cache of its own, before Gradio is imported: a test that checks what the demo
+# wrote there (the webcam test: nothing) must not see another process's uploads in a shared /tmp/gradio.
+GRADIO_CACHE = tempfile.mkdtemp(prefix="fer-tests-gradio-")
+os.environ["GRADIO_TEMP_DIR"] = GRADIO_CACHE
 
 import pytest  # noqa: E402
 
@@ -61,6 +67,7 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
+    shutil.rmtree(GRADIO_CACHE, ignore_errors=True)
     path = session.config.getoption("--durations-file")
     if path:
         rows = sorted(_DURATIONS.items(), key=lambda item: -item[1])
