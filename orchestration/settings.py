@@ -55,7 +55,9 @@ class PipelineSettings:
     tuner_epochs: int = option(3, "training epochs of each trial")
     # --- blessing ---
     baseline: str | None = option(
-        None, "model directory the candidate is compared with; none: the latest pushed version, else the shipped model"
+        None,
+        "model directory or shipped model name the candidate is compared with; none: the latest pushed version, "
+        "else the default shipped model",
     )
     min_accuracy: float = option(BlessingThresholds.min_accuracy, "lowest accuracy a model is pushed with")
     max_accuracy_drop: float = option(
@@ -109,9 +111,12 @@ class PipelineSettings:
         for key in PATH_OVERRIDES:
             if overrides.get(key):
                 overrides[key] = absolute(overrides[key])
-        return dataclasses.replace(
-            self, overrides=overrides, **{name: absolute(getattr(self, name)) for name in PATH_SETTINGS}
-        )
+        paths = {name: absolute(getattr(self, name)) for name in PATH_SETTINGS}
+        if self.baseline and not Path(self.baseline).exists():
+            from model_zoo.pretrained import resolve_artifacts
+
+            paths["baseline"] = str(resolve_artifacts(self.baseline))  # a shipped model's name
+        return dataclasses.replace(self, overrides=overrides, **paths)
 
     def relative_paths(self) -> list[str]:
         """The path settings that are relative (a compiled pipeline's steps run in other machines' directories)."""

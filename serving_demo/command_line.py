@@ -31,7 +31,10 @@ def add_model_options(
         note: Appended to the help of ``--backend`` and ``--detector`` (e.g. "the page can switch it").
     """
     parser.add_argument(
-        "--artifacts", metavar="DIR", help="a fer-export output directory (default: the shipped pretrained model)"
+        "--artifacts",
+        metavar="DIR|NAME",
+        help="a fer-export output directory or a shipped model's name (fer-models lists them; default: the default "
+        "shipped model)",
     )
     suffix = f"; {note}" if note else ""
     options = [("--backend", "classifier backend", BACKENDS, DEFAULT_BACKEND)] if backend else []

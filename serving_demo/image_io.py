@@ -8,6 +8,8 @@ images are scaled down, decompression bombs and non-images are refused.
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,13 @@ MAX_SIDE = 2048  # larger images are scaled down: faces stay findable, memory st
 # Pillow's decompression-bomb limit is a process-wide setting. Set once here, not around each
 # decode: Gradio decodes on several threads, and a per-call set-and-restore races between them.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+# What Pillow's decoders raise on corrupt data besides OSError: a malformed header chunk (ValueError, struct.error),
+# a broken stream (EOFError, zlib.error), tables that index out of range (IndexError, KeyError, TypeError).
+_DECODE_ERRORS = (
+    UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error, IndexError,
+    KeyError, TypeError,
+)  # fmt: skip
 
 
 class ImageInputError(ValueError):
@@ -43,7 +52,7 @@ def load_image(source: str | Path | bytes | np.ndarray | Image.Image, channel_or
     if isinstance(source, np.ndarray):
         return _limit_size(_array_to_rgb(source, channel_order))
     if isinstance(source, Image.Image):
-        return _limit_size(_pil_to_rgb(source))
+        return _decoded("the image", lambda: _limit_size(_pil_to_rgb(source)))
     if isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
@@ -58,19 +67,30 @@ def load_image(source: str | Path | bytes | np.ndarray | Image.Image, channel_or
         data, name = source, "the upload"
     else:
         raise ImageInputError(f"Cannot read an image from a {type(source).__name__}.")
-    try:
+
+    def decode() -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_PIXELS:
                 raise ImageInputError(_too_large(name, width, height))
             image.load()
             return _limit_size(_pil_to_rgb(image))
-    except (UnidentifiedImageError, OSError, SyntaxError) as e:
+
+    return _decoded(name, decode)
+
+
+def _decoded(name: str, decode) -> np.ndarray:
+    """``decode()``, with whatever a corrupt or hostile image makes Pillow raise turned into an ``ImageInputError``."""
+    try:
+        return decode()
+    except ImageInputError:
+        raise
+    except Image.DecompressionBombError as e:
+        raise ImageInputError(f"{name} is too large to decode safely ({e}).") from e
+    except _DECODE_ERRORS as e:
         raise ImageInputError(
             f"{name} is not an image that can be decoded ({type(e).__name__}). Use a JPEG, PNG, WebP or BMP photo."
         ) from e
-    except Image.DecompressionBombError as e:
-        raise ImageInputError(f"{name} is too large to decode safely ({e}).") from e
 
 
 def _too_large(name: str, width: int, height: int) -> str:
@@ -98,6 +118,8 @@ def _array_to_rgb(array: np.ndarray, channel_order: str) -> np.ndarray:
     if array.dtype == np.uint16:
         array = (array >> 8).astype(np.uint8)
     elif np.issubdtype(array.dtype, np.floating):
+        if np.isnan(array).any():  # NaN has no uint8 value: the cast's result would depend on the CPU
+            raise ImageInputError("The image has NaN pixels; give finite values in [0, 1].")
         array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
     elif array.dtype != np.uint8:
         raise ImageInputError(f"Unsupported pixel type {array.dtype}; give uint8, uint16 or float in [0, 1].")
@@ -122,4 +144,6 @@ def _limit_size(rgb: np.ndarray) -> np.ndarray:
     import cv2
 
     scale = MAX_SIDE / max(height, width)
-    return cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    # At least a pixel a side: a 5000x1 strip scales to 2048x0 otherwise, which OpenCV refuses.
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

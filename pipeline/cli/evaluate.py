@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fer-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--model", help=".keras file, SavedModel directory or .tflite file (default: the shipped pretrained model)"
+        "--model",
+        help=".keras file, SavedModel directory, .tflite file or a shipped model's name (fer-models lists them; "
+        "default: the default shipped model)",
     )
     parser.add_argument(
         "--data",
@@ -73,11 +75,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _evaluate(args: argparse.Namespace) -> None:
     from model_zoo.artifacts import artifact_path
-    from model_zoo.pretrained import pretrained_artifacts_dir
+    from model_zoo.pretrained import resolve_artifacts, shipped_models
     from pipeline.evaluate import evaluate  # TensorFlow loads here
     from pipeline.metrics import format_label_figures, format_metrics
 
-    model = args.model or str(artifact_path(pretrained_artifacts_dir(), "keras"))
+    model = args.model
+    if model is None or (model in shipped_models() and not Path(model).exists()):  # the default, or one by name
+        model = str(artifact_path(resolve_artifacts(model), "keras"))
     result = evaluate(
         model, args.data, args.split, args.data_dir, args.batch_size, args.skip_bad_rows, args.labels, args.ferplus
     )

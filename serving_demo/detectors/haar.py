@@ -59,7 +59,7 @@ class HaarDetector:
         scale = 1.0
         if self.detect_width and width > self.detect_width:
             scale = self.detect_width / width
-            gray = cv2.resize(gray, (self.detect_width, round(height * scale)), interpolation=cv2.INTER_AREA)
+            gray = cv2.resize(gray, (self.detect_width, max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
         min_side = max(24, round(self.min_size * scale))  # 24 px: the cascade's own window
         found = self.cascade.detectMultiScale(
             gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors, minSize=(min_side, min_side)
