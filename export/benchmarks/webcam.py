@@ -1,16 +1,19 @@
 """How many annotated webcam frames per second reach the browser: the demo in headless Chromium with a fake camera.
 
-    python -m export.cli.webcam_bench --seconds 10 --json webcam.json
+    python -m export.cli.webcam_bench --seconds 10 --runs 3 --json webcam.json
 
 Starts the demo in this process (or uses ``--url``), opens it in Debian's Chromium with Chromium's fake camera
 playing a 30 fps video of a real face, starts the webcam stream and counts the annotated frames that arrive in
-the page (a MutationObserver on ``#webcam-output``), not the server's own readout. Prints a table, writes JSON.
-Needs Playwright and ``/usr/bin/chromium`` (``make test`` installs both).
+the page (a MutationObserver on ``#webcam-output``), not the server's own readout. Does it ``--runs`` times, each
+in a fresh browser against the same demo, and reports every run and the median of each figure
+(``measure_webcam_runs``). Prints a table, writes JSON. Needs Playwright and ``/usr/bin/chromium`` (``make test``
+installs both).
 """
 
 from __future__ import annotations
 
 import re
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -150,11 +153,85 @@ def measure_webcam_fps(url: str, seconds: float = 10.0, detector: str | None = N
     }
 
 
+#: The per-run figures whose median the result reports under the same keys as one run's.
+MEDIAN_FIELDS = (
+    "frames", "seconds", "fps_arriving", "interval_ms_p50", "interval_ms_p95", "detect_ms", "classify_ms",
+)  # fmt: skip
+
+
+def measure_webcam_runs(
+    url: str, runs: int = 3, seconds: float = 10.0, detector: str | None = None, chromium: str = CHROMIUM
+) -> dict:
+    """``measure_webcam_fps`` ``runs`` times, one after the other, each in a fresh browser against the same demo.
+
+    Args:
+        url: The demo's address.
+        runs: How many runs.
+        seconds, detector, chromium: As for ``measure_webcam_fps``.
+
+    Returns:
+        ``aggregate_runs`` of the runs: the medians under one run's keys, and ``runs``.
+
+    Raises:
+        ValueError: if ``runs`` is below 1.
+        FileNotFoundError: if Chromium is missing.
+    """
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    return aggregate_runs([measure_webcam_fps(url, seconds, detector, chromium) for _ in range(runs)])
+
+
+def _median(values: list) -> float | int | None:
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    middle = statistics.median(present)
+    return int(middle) if all(isinstance(v, int) for v in present) and middle == int(middle) else round(middle, 2)
+
+
+def aggregate_runs(runs: list[dict]) -> dict:
+    """The median of every figure over several runs of ``measure_webcam_fps``, and the runs themselves.
+
+    Args:
+        runs: One ``measure_webcam_fps`` result per run, in order.
+
+    Returns:
+        One run's keys (so readers of a single run's JSON read the medians): each of ``MEDIAN_FIELDS`` the median
+        over the runs (runs without the figure left out; None if none has it), ``camera_fps``, and ``stats``:
+        the page readout of the run whose frame rate is the median (the lower middle one for an even count);
+        plus ``runs`` (the list given) and ``median_of`` (their number).
+
+    Raises:
+        ValueError: if ``runs`` is empty.
+    """
+    if not runs:
+        raise ValueError("no webcam runs to aggregate")
+    middle_run = sorted(runs, key=lambda r: r["fps_arriving"])[(len(runs) - 1) // 2]
+    return (
+        {key: _median([r.get(key) for r in runs]) for key in MEDIAN_FIELDS}
+        | {"camera_fps": runs[0].get("camera_fps", CAMERA_FPS), "stats": middle_run.get("stats", "")}
+        | {"median_of": len(runs), "runs": list(runs)}
+    )
+
+
+def _table_row(label: str, r: dict) -> str:
+    return (
+        f"{label:<8}{r['frames']:>7}{r['seconds']:>9.2f}{r['fps_arriving']:>13.2f}{r['interval_ms_p50']:>9.1f}"
+        f"{r['interval_ms_p95']:>9.1f}{r['detect_ms'] or 0:>11.2f}{r['classify_ms'] or 0:>13.2f}"
+    )
+
+
 def format_table(result: dict) -> str:
-    """The webcam measurement as a small text table, with the camera and the page's own readout under it."""
-    return "\n".join([
-        f"{'frames':>7}{'seconds':>9}{'fps in page':>13}{'p50 ms':>9}{'p95 ms':>9}{'detect ms':>11}{'classify ms':>13}",
-        f"{result['frames']:>7}{result['seconds']:>9.2f}{result['fps_arriving']:>13.2f}{result['interval_ms_p50']:>9.1f}"
-        f"{result['interval_ms_p95']:>9.1f}{result['detect_ms'] or 0:>11.2f}{result['classify_ms'] or 0:>13.2f}",
-        f"camera: {CAMERA_FPS} fps fake device; page readout: {result['stats']}",
-    ])  # fmt: skip
+    """The webcam measurement as a small text table: one row per run and their median (or the single run), with
+    the camera and the page's own readout under it."""
+    runs = result.get("runs") or [result]
+    header = (
+        f"{'run':<8}{'frames':>7}{'seconds':>9}{'fps in page':>13}{'p50 ms':>9}{'p95 ms':>9}{'detect ms':>11}"
+        f"{'classify ms':>13}"
+    )
+    lines = [header] + [_table_row(str(i), r) for i, r in enumerate(runs, 1)]
+    if "runs" in result:
+        lines += ["-" * len(header), _table_row("median", result)]
+    readout = "page readout (median run)" if "runs" in result else "page readout"
+    lines.append(f"camera: {CAMERA_FPS} fps fake device; {readout}: {result['stats']}")
+    return "\n".join(lines)

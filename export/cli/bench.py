@@ -22,6 +22,13 @@ per frame, accuracy on the faces found and end to end, detection and whole-frame
     fer-bench --data ../shared/data/fer2013 --calibrate-framing --split train --limit 900
 
 measures where each detector's box lies in FER2013's face frame (the numbers behind serving_demo.face_crops).
+
+    fer-bench --no-backends --e2e-iterations 20 --fer-python /tmp/fer-venv/bin/python
+
+measures the ``fer`` package's ``detect_emotions`` (PyPI ``fer``, never a dependency of this project: install it in
+a separate virtualenv) and the recognizer at its defaults on the same 640x480 one-face frame, one after the other,
+at the same thread count, and prints both side by side with the ratio (JSON: ``fer_package``). Every run does it
+when the interpreter of ``--fer-python``, or by default this one, has ``fer``; otherwise one line says how to get it.
 """
 
 from __future__ import annotations
@@ -111,7 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the faces-in-frames scenes (default: 0)")
     parser.add_argument(
-        "--no-backends", action="store_true", help="skip the per-backend measurements (with --faces-in-frames)"
+        "--no-backends",
+        action="store_true",
+        help="skip the per-backend measurements (with --faces-in-frames or the fer package row)",
+    )
+    parser.add_argument(
+        "--fer-python",
+        metavar="PATH",
+        help="a Python interpreter with the fer package (PyPI fer; never install it into this project's "
+        "environment): its detect_emotions is timed beside the recognizer at its defaults on the same 640x480 "
+        "frame, --e2e-iterations calls each, both at the most of --threads threads (default: this interpreter if "
+        "it can import fer, else the row is left out with a note)",
     )
     parser.add_argument(
         "--calibrate-framing",
@@ -155,11 +172,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _bench(args: argparse.Namespace) -> None:
     from export.benchmarks.backends import format_table, load_bench_inputs, plot_results, run_bench
-    from model_zoo.pretrained import pretrained_artifacts_dir
+    from model_zoo.pretrained import resolve_artifacts
 
     if (args.faces_in_frames or args.calibrate_framing) and not args.data:
         raise CommandError("--faces-in-frames and --calibrate-framing need FER2013 faces: give --data")
-    args.artifacts = args.artifacts or str(pretrained_artifacts_dir())
+    args.artifacts = str(resolve_artifacts(args.artifacts))
     label_mode = _label_mode(args) if args.data else None  # random faces have no labels
     faces, labels = load_bench_inputs(
         args.data, args.split, args.faces_in_frames or args.limit, args.data_dir,
@@ -187,15 +204,29 @@ def _bench(args: argparse.Namespace) -> None:
             args.artifacts, faces, labels, tuple(args.detectors), args.classifier, args.seed, max(args.threads)
         )
         print(format_faces_in_frames(faces_in_frames))
+    fer_package = _fer_package(args) if args.e2e_iterations else None
     _write_json(args.json, {
         "artifacts": str(args.artifacts), "data": args.data, "split": args.split if args.data else None,
         "labels": label_mode,
         "faces": int(len(faces)), "cpu_count": os.cpu_count(), "detector": args.detector, "results": results,
-        "faces_in_frames": faces_in_frames,
+        "faces_in_frames": faces_in_frames, "fer_package": fer_package,
     })  # fmt: skip
     if args.plot and results:
         plot_results(results, args.plot)
         print(f"wrote {args.plot}")
+
+
+def _fer_package(args: argparse.Namespace) -> dict | None:
+    """The ``fer`` package's row: measured and printed, or left out with one line that says why (status unchanged)."""
+    from export.benchmarks.fer_package import FerPackageUnavailable, format_fer_package, run_fer_package
+
+    try:
+        record = run_fer_package(args.artifacts, args.fer_python, args.e2e_iterations, threads=max(args.threads))
+    except FerPackageUnavailable as e:
+        print(f"fer package row left out: {e}")
+        return None
+    print(format_fer_package(record))
+    return record
 
 
 def _label_mode(args: argparse.Namespace) -> str:

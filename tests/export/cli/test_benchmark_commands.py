@@ -11,6 +11,7 @@ from export.cli import demo_load, training_throughput, webcam_bench
         (demo_load, ["--clients", "0"], "--clients and --requests must be at least 1"),
         (demo_load, ["--url", "http://127.0.0.1:9/", "--image", "/no/such.jpg", "--requests", "1"], "/no/such.jpg"),
         (webcam_bench, ["--artifacts", "/no/such/export", "--seconds", "0.1"], "/no/such/export"),
+        (webcam_bench, ["--runs", "0"], "--runs must be at least 1"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(capsys, command, argv, message):
