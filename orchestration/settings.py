@@ -26,7 +26,7 @@ PIPELINE_TRAIN_DEFAULTS = {"verbose": 2}
 # The training settings a Keras Tuner search takes from the pipeline (``SearchConfig``); the search and the preset
 # decide the others, so with --tuner they may not be overridden.
 SEARCH_TAKES = ("data", "data_dir", "max_train_examples", "max_eval_examples", "model", "epochs", "batch_size",
-                "precision", "seed", "verbose")  # fmt: skip
+                "precision", "seed", "verbose", "labels", "ferplus")  # fmt: skip
 DEFAULT_IMAGE = "fer-pipeline:latest"  # the container image of a compiled pipeline: this project, installed with .[kfp]
 PATH_SETTINGS = ("root", "push_dir", "baseline")
 PATH_OVERRIDES = ("data", "data_dir", "ferplus")  # the training settings that are local paths

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fer_runtime.command_line import EXIT_INTERRUPTED, error_line, run_command
-from pipeline.cli import setup_logging
+from model_zoo.constants import DEFAULT_LABEL_MODE
+from pipeline.cli import add_label_options, setup_logging
 from pipeline.config import PRESETS, TrainConfig, add_dataclass_arguments
 from pipeline.tuning.roles import ENV_ORACLE_IP, ENV_ORACLE_PORT, ENV_TUNER_ID
 from pipeline.tuning.search_config import BEST_HYPERPARAMETERS, OBJECTIVE, TRIALS_MD, SearchConfig, parse_fixed
@@ -34,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Repeating the command resumes the search in --project-dir. For a distributed search set "
             f"{ENV_TUNER_ID}=chief|tuner0|tuner1..., {ENV_ORACLE_IP} and {ENV_ORACLE_PORT}."
         ),
-        epilog="Example: fer-tune --data ../shared/data/fer2013 --tuner bayesian --max-trials 12 --epochs 4",
+        epilog="Examples: fer-tune --data ../shared/data/fer2013 --tuner bayesian --max-trials 12 --epochs 4; "
+        "fer-tune --data ../shared/data/fer2013 --labels ferplus-soft --project-dir runs/tune-ferplus",
     )
     parser.add_argument(
         "--project-dir",
@@ -42,7 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"where the search lives; resumed if it exists (default: {DEFAULT_PROJECT_DIR})",
     )
-    add_dataclass_arguments(parser, SearchConfig, "search settings", skip=("fixed",))
+    add_dataclass_arguments(parser, SearchConfig, "search settings", skip=("fixed", "labels", "ferplus"))
+    add_label_options(
+        parser,
+        "labels every trial trains on and is scored against, as fer-train --labels: fer2013 (FER2013's own, 7 "
+        "classes); ferplus-majority (the FER+ emotion most taggers chose) or ferplus-soft (the FER+ vote "
+        "distribution as the target; validation accuracy against its top emotion), 8 classes with contempt "
+        f"(default: {DEFAULT_LABEL_MODE})",
+        default=DEFAULT_LABEL_MODE,
+    )
     space = parser.add_argument_group("search space")
     space.add_argument(
         "--fixed",

@@ -14,6 +14,7 @@ import keras_tuner as kt
 import numpy as np
 import tensorflow as tf
 
+from model_zoo.constants import label_mode_class_names
 from pipeline import recipe
 from pipeline.config import TrainConfig
 from pipeline.input_pipeline import make_eval_dataset, make_train_dataset
@@ -23,18 +24,19 @@ from pipeline.tuning.search_space import base_shape, declare_search_space, train
 class SeedCNNHyperModel(kt.HyperModel):
     """The seed CNN's search space for Keras Tuner.
 
-    ``build(hp)`` is ``fer-train``'s compiled model for the trial's configuration;
-    ``fit(hp, model, train_examples, validation_examples, ...)`` trains it on ``fer-train``'s
-    pipelines with its class weights and callbacks.
+    ``build(hp)`` is ``fer-train``'s compiled model for the trial's configuration (as many outputs
+    as its label mode has classes); ``fit(hp, model, train_examples, validation_examples, ...)``
+    trains it on ``fer-train``'s pipelines with its class weights and callbacks.
 
     Args:
         base_config: The configuration every trial starts from (a preset resolved with the
-            search's data, model, epochs, batch size, precision and seed; ``model`` a key of
-            ``BASE_SHAPES``); the searched fields are replaced per trial.
+            search's data, label mode, model, epochs, batch size, precision and seed; ``model`` a
+            key of ``BASE_SHAPES``); the searched fields are replaced per trial.
         train_images: The training split's uint8 faces, read once for every trial (BatchNorm
             recalibration draws from them). Needed by ``fit``; ``build`` alone (Keras Tuner
             builds the space on a chief, which trains nothing) does without.
-        train_labels: The training split's labels, in the same order: their count sets the
+        train_labels: The training split's class indices, in the same order (with soft labels,
+            each face's top class, as ``fer-train`` weighs them): their count sets the
             learning-rate schedule's steps, their frequencies the class weights.
         name: Optional name of the hypermodel.
 
@@ -92,9 +94,12 @@ class SeedCNNHyperModel(kt.HyperModel):
         Args:
             hp: The trial's hyperparameters.
             model: The model ``build(hp)`` returned.
-            train_examples: Unbatched (uint8 image, int label) training examples: the split
-                whose faces and labels the hypermodel was given.
-            validation_examples: Unbatched (uint8 image, int label) validation examples.
+            train_examples: Unbatched (uint8 image, target) training examples, the split whose
+                faces and labels the hypermodel was given: the ``targets`` view of
+                ``Fer2013Data`` (a class index, or the vote distribution of ``ferplus-soft``).
+            validation_examples: Unbatched (uint8 image, target) validation examples, the same
+                view: ``val_accuracy`` compares the prediction with the class, or with the
+                distribution's top class, as ``fer-train``'s does.
             **fit_kwargs: Passed to ``model.fit`` (``epochs``, ``callbacks``, ``verbose``,
                 Hyperband's ``initial_epoch``, ...).
 
@@ -107,8 +112,9 @@ class SeedCNNHyperModel(kt.HyperModel):
         if self.train_labels is None:
             raise ValueError("SeedCNNHyperModel needs train_images and train_labels to train a trial")
         config = self.trial_config(hp)
-        train_ds = make_train_dataset(train_examples, config)
-        val_ds = make_eval_dataset(validation_examples, config.batch_size, config.label_smoothing)
+        num_classes = len(label_mode_class_names(config.labels))
+        train_ds = make_train_dataset(train_examples, config, num_classes)
+        val_ds = make_eval_dataset(validation_examples, config.batch_size, config.label_smoothing, num_classes)
         # The recipe's callbacks first: Keras Tuner's own (its best-epoch checkpoint, TensorBoard)
         # must see the weights validation saw (the EMA average, recalibrated BatchNorm statistics).
         callbacks = [*recipe.recipe_callbacks(config, self.train_images), *(fit_kwargs.pop("callbacks", None) or [])]

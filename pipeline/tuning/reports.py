@@ -30,9 +30,10 @@ from pipeline.tuning.search_space import HYPERPARAMETER_NAMES, train_config_from
 
 _STATUS = kt.engine.trial.TrialStatus
 
-# The TrainConfig fields a search decides, in the order of the fer-train command line.
-TUNED_FIELDS = ("model", "model_kwargs", "learning_rate", "label_smoothing", "augment", "flip", "rotation")
-TUNED_FIELDS += ("zoom", "translation", "contrast", "batch_size", "precision", "seed")
+# The TrainConfig fields a search decides, in the order of the fer-train command line (labels: the model's
+# classes; its FER+ file is a path, like the data, and goes on the command line only).
+TUNED_FIELDS = ("labels", "model", "model_kwargs", "learning_rate", "label_smoothing", "augment", "flip")
+TUNED_FIELDS += ("rotation", "zoom", "translation", "contrast", "batch_size", "precision", "seed")
 
 
 def error_summary(message: str | None) -> str:
@@ -110,10 +111,12 @@ def best_trial_report(oracle: kt.Oracle, config: SearchConfig) -> dict[str, Any]
 
 
 def fer_train_command(tuned: dict[str, Any], config: SearchConfig) -> str:
-    """The ``fer-train`` command line that trains ``tuned`` on the search's preset and data."""
+    """The ``fer-train`` command line that trains ``tuned`` on the search's preset, data and FER+ file."""
     args = ["fer-train", "--preset", config.preset, "--data", config.data or "DATA"]
     if config.data_dir:
         args += ["--data-dir", config.data_dir]
+    if config.ferplus:
+        args += ["--ferplus", config.ferplus]
     for key, value in tuned.items():
         flag = "--" + key.replace("_", "-")
         if isinstance(value, bool):
@@ -148,7 +151,8 @@ def write_summary(
     lines = [
         f"# Hyperparameter search: {project_dir.name}",
         "",
-        f"- tuner: {config.tuner}, base model: {config.model}, preset: {config.preset}, objective: {OBJECTIVE} (max)",
+        f"- tuner: {config.tuner}, base model: {config.model}, preset: {config.preset}, labels: {config.labels}, "
+        f"objective: {OBJECTIVE} (max)",
         f"- trials: {len(rows)} ({', '.join(f'{n} {s.lower()}' for s, n in counts.items()) or 'none'})",
         f"- stopped: {stop_reason or 'not stopped by the oracle (interrupted, or resumed later)'}",
         (

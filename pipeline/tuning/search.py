@@ -11,6 +11,7 @@ from typing import Any
 
 import keras
 import keras_tuner as kt
+import tensorflow as tf
 
 from pipeline.config import resolve_config
 from pipeline.fer2013_dataset import load_fer2013
@@ -74,23 +75,26 @@ def run_search(config: SearchConfig, project_dir: str | Path) -> SearchResult:
         A ``SearchResult``.
 
     Raises:
-        ValueError: on bad settings or data without a training or validation split.
-        ProjectDirError: if ``project_dir`` holds another search (or another Keras Tuner project).
-        MissingDataError, BadRowError: from the dataset (see ``pipeline.fer2013_dataset``).
+        ValueError: on bad settings (``fer-train``'s message for ``ferplus`` with ``fer2013`` labels), or
+            data without a training or validation split.
+        ProjectDirError: if ``project_dir`` holds another search (or another Keras Tuner project), one with
+            other labels included.
+        MissingDataError, MissingFerPlusError, BadRowError, FerPlusError: from the dataset (see
+            ``pipeline.fer2013_dataset``).
         SearchFailedError: on a local search or chief when no trial completed.
     """
     role = tuning_role()
     validate_search_config(config, role)
     project_dir = Path(project_dir)
-    config = dataclasses.replace(config, data=_normalised_path(config.data))
+    config = dataclasses.replace(config, data=_normalised_path(config.data), ferplus=_normalised_path(config.ferplus))
 
     base = trial_base_config(config)
     check_project_dir(project_dir, config, role)  # before reading the data: a wrong directory is told at once
     if role == "chief":
-        splits = None
+        targets = None
         hypermodel = SeedCNNHyperModel(base)  # the chief declares the space and runs no trial
     else:
-        splits = _load_splits(config)
+        splits, targets = _load_splits(config)
         # One pass over the training split serves every trial of this process: the learning-rate
         # schedule counts its examples, class weights its labels, BatchNorm recalibration its faces.
         train_images, train_labels = dataset_to_arrays(splits["train"])
@@ -105,9 +109,9 @@ def run_search(config: SearchConfig, project_dir: str | Path) -> SearchResult:
     else:
         if role == "worker":
             log.info("Worker %s asks the chief at %s:%s for trials", tuner.tuner_id, *oracle_address())
-        tuner.search(
-            train_examples=splits["train"],
-            validation_examples=splits["validation"],
+        tuner.search(  # on what fer-train's loss sees: the class indices, or the votes of ferplus-soft
+            train_examples=targets["train"],
+            validation_examples=targets["validation"],
             epochs=config.epochs,
             callbacks=[keras.callbacks.TensorBoard(str(project_dir / LOGS_DIR), write_graph=False, profile_batch=0)],
             verbose=config.verbose,
@@ -134,8 +138,9 @@ def retrain_best(project_dir: str | Path, run_dir: str | Path, epochs: int | Non
     """Train the best configuration of a finished search through ``fer-train``'s ``train``.
 
     The run directory is a normal ``fer-train`` run (resumable; ``fer-export RUN_DIR``
-    exports it) of the search's preset with the best trial's fields. Data, example limits,
-    batch size, precision and seed are the search's.
+    exports it) of the search's preset with the best trial's fields. Data, label mode
+    (``labels``, ``ferplus``: 8 classes and FER+ targets in the FER+ modes, ``labels.txt`` naming
+    them), example limits, batch size, precision and seed are the search's.
 
     Args:
         project_dir: A project directory holding ``best_hyperparameters.json``.
@@ -161,7 +166,10 @@ def retrain_best(project_dir: str | Path, run_dir: str | Path, epochs: int | Non
     search = {**SearchConfig().to_dict(), **json.loads((project_dir / SEARCH_CONFIG).read_text())}
     overrides = {
         **best["train_config"],
-        **{key: search[key] for key in ("data", "data_dir", "max_train_examples", "max_eval_examples")},
+        **{
+            key: search[key]
+            for key in ("data", "data_dir", "labels", "ferplus", "max_train_examples", "max_eval_examples")
+        },
         "verbose": verbose,
     }
     if epochs is not None:
@@ -171,15 +179,30 @@ def retrain_best(project_dir: str | Path, run_dir: str | Path, epochs: int | Non
     return train(config, run_dir)
 
 
-def _load_splits(config: SearchConfig) -> dict:
-    data = load_fer2013(config.data, config.data_dir)
+def _load_splits(config: SearchConfig) -> tuple[dict[str, tf.data.Dataset], dict[str, tf.data.Dataset]]:
+    """The search's data as ``fer-train`` reads them for ``config.labels``, cut to the search's example limits.
+
+    Args:
+        config: The search settings (data, cache, label mode and FER+ file, example limits).
+
+    Returns:
+        ``(pairs, targets)``, each per split: (image, class index) pairs, whose labels weigh the classes,
+        and (image, training target) pairs, what the loss sees (the vote distributions of ``ferplus-soft``,
+        else the same labels); the same faces in the same order.
+
+    Raises:
+        ValueError: if the data lack a training or validation split, or on a label mode the source refuses.
+        MissingDataError, MissingFerPlusError, BadRowError, FerPlusError: from ``load_fer2013``.
+    """
+    data = load_fer2013(config.data, config.data_dir, labels=config.labels, ferplus=config.ferplus)
     for split in ("train", "validation"):
         if split not in data.splits:
             raise ValueError(
                 f"The data at {data.source} have no {split} split (present: {', '.join(data.splits) or 'none'}); "
                 f"a search trains on train and scores trials on validation."
             )
-    return data.limited(config.max_train_examples, config.max_eval_examples)
+    limits = (config.max_train_examples, config.max_eval_examples)
+    return data.limited(*limits), data.limited(*limits, view="targets")
 
 
 def _normalised_path(path: str | None) -> str | None:

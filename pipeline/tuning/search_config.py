@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fer_runtime.atomic_files import write_text_atomic
+from model_zoo.constants import DEFAULT_LABEL_MODE, LABEL_MODES
 from model_zoo.precision import PRECISIONS
 from pipeline.config import PRESETS, TrainConfig, changed_since, option, resolve_config
 from pipeline.tuning.search_space import BASE_SHAPES, HYPERPARAMETER_NAMES, HYPERPARAMETER_VALID_RANGES
@@ -31,8 +32,8 @@ ERROR_FILE = "error.txt"  # in trial_<id>/
 
 # Settings that may change when a search is resumed; every other one must match.
 RESUMABLE_CHANGES = frozenset({"max_trials", "time_budget", "max_consecutive_failures", "verbose", "data_dir"})
-# A worker may run on another machine, where the data live at another path.
-WORKER_MAY_DIFFER = frozenset({"data"})
+# A worker may run on another machine, where the data (and the FER+ votes) live at another path.
+WORKER_MAY_DIFFER = frozenset({"data", "ferplus"})
 
 
 class ProjectDirError(RuntimeError):
@@ -49,6 +50,14 @@ class SearchConfig:
     data_dir: str | None = option(
         None, "prepared-dataset cache; none: $FER_DATA_DIR, else ~/tensorflow_datasets", metavar="DIR"
     )
+    # The labels every trial trains on and is scored against: fer-train's --labels and --ferplus (the command
+    # line adds them with pipeline.cli.add_label_options, as the other tools do).
+    labels: str = option(
+        DEFAULT_LABEL_MODE,
+        "labels of every trial, as fer-train --labels: fer2013 (7 classes), ferplus-majority or ferplus-soft (8)",
+        choices=tuple(LABEL_MODES),
+    )
+    ferplus: str | None = option(None, "the FER+ vote file of the ferplus-* labels, as fer-train --ferplus")
     preset: str = option(
         "seed",
         "fer-train preset every trial starts from: its learning-rate schedule and warm-up, weight averaging, "
@@ -91,18 +100,20 @@ class SearchConfig:
 def trial_base_config(config: SearchConfig) -> TrainConfig:
     """The ``TrainConfig`` every trial of ``config`` starts from: its preset with the search's settings.
 
-    The searched hyperparameters then replace its model arguments, learning rate, label
-    smoothing and augmentation (``train_config_from_hyperparameters``). A learning-rate
-    schedule spans the search's ``epochs``: under Hyperband, the most a trial trains, so a
-    shorter trial stops partway through a cosine decay.
+    The search's data, label mode (``labels``, ``ferplus``), example limits, model, epochs, batch
+    size, precision and seed replace the preset's, so that every trial trains as ``fer-train``
+    trains that configuration (in the FER+ modes: 8 outputs, FER+ targets). The searched
+    hyperparameters then replace its model arguments, learning rate, label smoothing and
+    augmentation (``train_config_from_hyperparameters``). A learning-rate schedule spans the
+    search's ``epochs``: under Hyperband, the most a trial trains, so a shorter trial stops
+    partway through a cosine decay.
 
     Raises:
-        ValueError: on an unknown preset or a setting the preset's configuration refuses.
+        ValueError: on an unknown preset or a setting the preset's configuration refuses (``ferplus``
+            with ``fer2013`` labels: ``fer-train``'s message).
     """
-    overrides = {
-        name: getattr(config, name)
-        for name in ("data", "data_dir", "max_train_examples", "max_eval_examples", "model", "epochs")
-    }
+    names = ("data", "data_dir", "labels", "ferplus", "max_train_examples", "max_eval_examples", "model", "epochs")
+    overrides = {name: getattr(config, name) for name in names}
     overrides.update(batch_size=config.batch_size, precision=config.precision, seed=config.seed)
     return resolve_config(config.preset, overrides)
 
@@ -117,7 +128,8 @@ def validate_search_config(config: SearchConfig, role: str = "local") -> None:
     Raises:
         ValueError: naming the setting that is wrong and what it accepts.
     """
-    for name, allowed in (("preset", tuple(PRESETS)), ("tuner", TUNERS), ("precision", PRECISIONS)):
+    choices = {"preset": tuple(PRESETS), "tuner": TUNERS, "precision": PRECISIONS, "labels": tuple(LABEL_MODES)}
+    for name, allowed in choices.items():
         if getattr(config, name) not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(config, name)!r}")
     if config.model not in BASE_SHAPES:

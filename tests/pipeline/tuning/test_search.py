@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from model_zoo.constants import FERPLUS_CLASS_NAMES, read_labels
 from pipeline import recipe
+from pipeline.cli.train import main as fer_train_main
 from pipeline.config import TrainConfig, resolve_config
 from pipeline.tuning import (
     BASE_SHAPES,
@@ -359,6 +361,98 @@ def test_retrain_best_makes_an_exportable_fer_train_run(resumed_random_search, f
         assert config[key] == value, key
     assert config["epochs"] == 1 and config["data"] == str(Path(fer_csv).resolve())
     assert len(_read_trials(project)) == 2  # the search was finished: no new trial
+
+
+def test_a_ferplus_trial_trains_8_classes_on_fer_trains_targets():
+    images, labels = _tiny_training_split(24)
+    votes = np.random.default_rng(1).dirichlet(np.ones(8), len(labels)).astype(np.float32)
+    for mode, targets, smoothing in (("ferplus-soft", votes, 0.0), ("ferplus-majority", labels, 0.1)):
+        base = resolve_config("seed", {"model": "seed_cnn_tiny", "batch_size": 8, "labels": mode})
+        hypermodel = SeedCNNHyperModel(base, train_images=images, train_labels=labels)
+        hp = kt.HyperParameters()
+        hp.Fixed("label_smoothing", smoothing)
+        model = hypermodel.build(hp)
+        assert model.output_shape[-1] == 8 and model.loss.__class__.__name__ == "CategoricalCrossentropy", mode
+
+        class RecordingModel:
+            def fit(self, train_ds, **kwargs):
+                self.train_ds, self.kwargs = train_ds, kwargs
+
+        recording = RecordingModel()
+        examples = tf.data.Dataset.from_tensor_slices((images, targets))
+        hypermodel.fit(hp, recording, examples, examples, epochs=1)
+        # Distributions over the 8 classes in training and validation: the votes, or one-hot (smoothed) classes.
+        assert recording.train_ds.element_spec[1].shape.as_list() == [8, 8], mode
+        assert recording.kwargs["validation_data"].element_spec[1].shape.as_list() == [None, 8], mode
+        first = next(iter(recording.kwargs["validation_data"].unbatch()))[1].numpy()
+        expected = votes[0] if mode == "ferplus-soft" else np.eye(8)[labels[0]]  # the loss smooths
+        np.testing.assert_allclose(first, expected, rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def ferplus_soft_search(tmp_path_factory, ferplus_csv, data_dir):
+    """``fer-tune --labels ferplus-soft`` with one trial.
+
+    Returns (project dir, the command's arguments, the configurations and output widths the recipe built).
+    """
+    project = tmp_path_factory.mktemp("tune-ferplus") / "search"
+    built: list[tuple[TrainConfig, int]] = []
+    build = recipe.build_compiled_model
+
+    def recording_build(config, n_train, strategy=None):
+        model = build(config, n_train, strategy)
+        built.append((config, model.output_shape[-1]))
+        return model
+
+    args = _cli_args(project, ferplus_csv, data_dir, "--labels", "ferplus-soft", "--max-trials", "1")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(recipe, "build_compiled_model", recording_build)
+        assert main(args) == 0
+    return project, args, built
+
+
+def test_a_ferplus_soft_search_trains_8_class_trials_on_the_votes(ferplus_soft_search):
+    project, _, built = ferplus_soft_search
+    # Every trial's model has the 8 FER+ outputs and the soft labels' loss on the vote distributions.
+    assert built and all(c.labels == "ferplus-soft" and c.soft_targets and width == 8 for c, width in built)
+    saved = json.loads((project / "search_config.json").read_text())
+    assert (saved["labels"], saved["ferplus"]) == ("ferplus-soft", None)
+    _assert_completed_in_space(_read_trials(project))
+    best = json.loads((project / "best_hyperparameters.json").read_text())
+    assert best["train_config"]["labels"] == "ferplus-soft" and "--labels ferplus-soft" in best["fer_train_command"]
+    assert "labels: ferplus-soft" in (project / "trials.md").read_text()
+
+
+@pytest.mark.slow  # a second training run and its evaluation, on top of the search
+def test_retrain_best_of_a_ferplus_soft_search_is_an_8_class_fer_train_run(ferplus_soft_search, tmp_path, capsys):
+    project, args, _ = ferplus_soft_search
+    run_dir = tmp_path / "retrained"
+    assert main([*args, "--retrain-best", str(run_dir), "--retrain-epochs", "1"]) == 0
+    assert "retrained validation: accuracy" in capsys.readouterr().out
+    assert json.loads((run_dir / "config.json").read_text())["labels"] == "ferplus-soft"
+    assert json.loads((run_dir / "run_info.json").read_text())["labels"] == "ferplus-soft"
+    assert keras.models.load_model(run_dir / "best.keras").output_shape == (None, 8)
+    assert read_labels(run_dir) == FERPLUS_CLASS_NAMES
+    assert len(_read_trials(project)) == 1  # the search was finished: no new trial
+
+
+def test_a_resume_with_other_labels_is_refused(ferplus_soft_search, ferplus_csv, data_dir):
+    project = ferplus_soft_search[0]
+    for labels in ("ferplus-majority", "fer2013"):
+        with pytest.raises(ProjectDirError, match=f"labels: 'ferplus-soft' -> '{labels}'"):
+            run_search(_config(ferplus_csv, data_dir, labels=labels, max_trials=1), project)
+    assert json.loads((project / "search_config.json").read_text())["labels"] == "ferplus-soft"
+
+
+def test_ferplus_with_fer2013_labels_is_refused_as_fer_train_refuses_it(tmp_path, fer_csv, data_dir, capsys):
+    votes = str(tmp_path / "fer2013new.csv")
+    assert fer_train_main(["--data", str(fer_csv), "--ferplus", votes, "--run-dir", str(tmp_path / "run")]) == 2
+    fer_train = capsys.readouterr().err.strip().removeprefix("fer-train: error: ")
+    assert fer_train.startswith(f"ferplus ({votes}) is the FER+ file of the FER+ label modes")
+    for labels in ([], ["--labels", "fer2013"]):
+        assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, *labels, "--ferplus", votes)) == 2
+        assert capsys.readouterr().err.strip() == f"fer-tune: error: {fer_train}"
+    assert not (tmp_path / "p").exists() and not (tmp_path / "run").exists()
 
 
 @pytest.mark.slow  # three processes: a chief and two workers
