@@ -24,9 +24,17 @@ class CommandError(Exception):
 
 
 def error_line(prog: str, error: BaseException) -> str:
-    """``"prog: error: message"``, with a ``KeyError``'s message unquoted."""
+    """``"prog: error: message"``, with a ``KeyError``'s message unquoted, on one line (see ``one_line``)."""
     message = error.args[0] if isinstance(error, KeyError) and error.args else error
-    return f"{prog}: error: {message}"
+    return f"{prog}: error: {one_line(str(message))}"
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (newlines, tabs, lone surrogates of undecodable file
+    names) written as its Python escape: a file name cannot break a message into lines or forge one."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def run_command(prog: str, work: Callable[[], int | None], errors: tuple[type[BaseException], ...] = ()) -> int:

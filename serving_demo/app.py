@@ -30,6 +30,7 @@ from fer_runtime.atomic_files import write_bytes_atomic  # noqa: E402
 from model_zoo.constants import CLASS_NAMES  # noqa: E402
 from serving_demo import EXAMPLES_DIR  # noqa: E402
 from serving_demo.auth import Logins  # noqa: E402
+from serving_demo.backend_comparison import TABLE_HEADERS, compare_backends, comparison_chart  # noqa: E402
 from serving_demo.cache_expiry import ANNOTATED_NAME, CacheExpiry, cache_expiry_lifespan  # noqa: E402
 from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS  # noqa: E402
 from serving_demo.drawing import draw_faces  # noqa: E402
@@ -37,7 +38,9 @@ from serving_demo.exposure import NO_AUTH_BANNER, is_loopback  # noqa: E402
 from serving_demo.face_smoothing import FaceSmoother  # noqa: E402
 from serving_demo.health import health_route  # noqa: E402
 from serving_demo.image_io import ImageInputError  # noqa: E402
-from serving_demo.recognizer import Analysis, EmotionRecognizer  # noqa: E402
+from serving_demo.recognizer import EmotionRecognizer  # noqa: E402
+from serving_demo.request_errors import client_error_handlers  # noqa: E402
+from serving_demo.results import Analysis  # noqa: E402
 
 MAX_FILE_SIZE = "20mb"
 # The browser sends a webcam frame at most every STREAM_EVERY seconds: 0.1 capped the stream at 10 fps;
@@ -164,7 +167,19 @@ def build_demo(
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return analyze_upload(path, backend, detector)
 
-    def analyze_frame(frame: np.ndarray | None, backend: str, detector: str, smooth: bool, last: dict | None):
+    def compare_upload(path: str | None, detector: str | None = None):
+        # Every backend on the photo's faces (serving_demo/backend_comparison.py): readout, table, chart, JSON.
+        if not path:
+            raise gr.Error("Choose a photo first (JPEG, PNG, WebP or BMP).")
+        try:
+            comparison = compare_backends(recognizer, path, detector=detector or None)
+        except (ImageInputError, ValueError) as e:
+            raise gr.Error(str(e)) from None
+        return comparison.summary(), comparison.table(), comparison_chart(comparison), comparison.to_dict()
+
+    def analyze_frame(
+        frame: np.ndarray | None, backend: str, detector: str, smooth: bool, tracking: bool, last: dict | None
+    ):
         if frame is None:
             return gr.skip(), gr.skip(), last
         now = time.perf_counter()
@@ -174,7 +189,11 @@ def build_demo(
             instant = 1.0 / max(now - last["t"], 1e-6)
             fps = instant if not fps else 0.8 * fps + 0.2 * instant  # smoothed for a steady readout
         try:
-            analysis = recognizer.analyze(frame, backend=backend, detector=detector)
+            stream = last.get("stream")
+            if stream is None or stream.detector_name != detector or stream.tracking != tracking:
+                # One stream (tracker) per browser session, begun afresh when the detector or the switch changes.
+                stream = last["stream"] = recognizer.stream(tracking=tracking, detector=detector)
+            analysis = stream.analyze(frame, backend=backend)
         except (ImageInputError, ValueError) as e:
             raise gr.Error(str(e)) from None
         faces = last["smoother"].update(analysis.faces) if smooth else analysis.faces
@@ -222,6 +241,7 @@ def build_demo(
                 with gr.Column():
                     photo = gr.File(label="Photo", file_types=["image"], type="filepath", elem_id="photo")
                     run = gr.Button("Analyze", variant="primary", elem_id="analyze")
+                    compare = gr.Button("Compare backends", elem_id="compare-backends")
                     if examples:
                         gr.Examples(examples, inputs=photo, label="Examples")
                         # Gradio copies the examples into its cache but does not exempt the copies from
@@ -239,6 +259,21 @@ def build_demo(
             photo.upload(analyze_upload, [photo, backend, detector], outputs, api_visibility="private")
             for selector in (backend, detector):
                 selector.change(refresh_on_change, [photo, backend, detector], outputs, api_visibility="private")
+            comparison_readout = gr.Markdown(elem_id="comparison-readout")
+            comparison_table = gr.Dataframe(
+                headers=list(TABLE_HEADERS), label="Backends on this photo", interactive=False, elem_id="comparison"
+            )
+            comparison_plot = gr.Plot(label="Classifier latency and size", format="png", elem_id="comparison-chart")
+            with gr.Accordion("Comparison as JSON", open=False):
+                comparison_json = gr.JSON(elem_id="comparison-json")
+            # One comparison at a time: it runs every backend, each call under that backend's lock.
+            compare.click(
+                compare_upload,
+                [photo, detector],
+                [comparison_readout, comparison_table, comparison_plot, comparison_json],
+                api_name="compare_backends",
+                concurrency_limit=1,
+            )
         with gr.Tab("Webcam", id="webcam"):
             gr.Markdown("Start the camera; frames are analysed as they arrive and never stored.")
             smoothing = gr.Checkbox(
@@ -246,6 +281,13 @@ def build_demo(
                 label="Smooth labels across frames",
                 info="Average each face's probabilities over the frames it appears in, so labels do not flicker.",
                 elem_id="smoothing",
+            )
+            tracking = gr.Checkbox(
+                value=True,
+                label="Track faces",
+                info="Each face keeps an id; between full detections only the area around it is searched (faster). "
+                "Off: every frame is searched whole.",
+                elem_id="tracking",
             )
             with gr.Row():
                 camera = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Camera", elem_id="camera")
@@ -255,7 +297,7 @@ def build_demo(
             session = gr.State(None)
             camera.stream(
                 analyze_frame,
-                [camera, backend, detector, smoothing, session],
+                [camera, backend, detector, smoothing, tracking, session],
                 [live, stats, session],
                 stream_every=STREAM_EVERY,
                 time_limit=900,
@@ -280,7 +322,8 @@ def launch_demo(
 ):
     """Serve ``demo`` (from ``build_demo(recognizer)``) as ``fer-demo`` does: login, health check, nothing extra.
 
-    Beside Gradio's routes: ``GET /healthz`` (``serving_demo.health``, outside the login). The demo's cache expiry
+    Beside Gradio's routes: ``GET /healthz`` (``serving_demo.health``, outside the login); unknown API names and
+    function indices answer 404 (``serving_demo.request_errors``). The demo's cache expiry
     (its ``delete_cache``) is kept by ``serving_demo.cache_expiry`` instead of Gradio, whose task stops for good
     under steady traffic: ``demo.delete_cache`` is set to None. Off: server-side rendering, the
     monitoring dashboard, the MCP server, the PWA manifest, the run history and the footer links (API docs
@@ -307,7 +350,7 @@ def launch_demo(
     """
     import gradio as gr
 
-    app_kwargs: dict = {"routes": [health_route(recognizer)]}
+    app_kwargs: dict = {"routes": [health_route(recognizer)], "exception_handlers": client_error_handlers()}
     if demo.delete_cache:
         # Gradio's own delete_cache task stops for good under steady traffic (serving_demo/cache_expiry.py): ours
         # does its job, and more, on the same expiry.

@@ -1,8 +1,9 @@
 """Per-face smoothing across video frames, so that labels do not flicker.
 
-Each face is matched to a face of the previous frames by box overlap; its probabilities become an exponential
-moving average over the frames it was matched in, and its emotion the top class of that average. A face unseen
-for a few frames is forgotten; a new face starts from its own probabilities.
+Each face is matched to a face of the previous frames: by its track id where the stream tracks faces
+(``EmotionRecognizer.stream``), else by box overlap. Its probabilities become an exponential moving average over the
+frames it was matched in, and its emotion the top class of that average. A face unseen for a few frames is
+forgotten; a new face starts from its own probabilities.
 """
 
 from __future__ import annotations
@@ -11,14 +12,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from serving_demo.tracking.matching import box_iou, match_boxes
 
-def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    """Intersection over union of two (x, y, w, h) boxes."""
-    w = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    h = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
+__all__ = ["FaceSmoother", "box_iou"]
 
 
 @dataclass
@@ -34,7 +30,7 @@ class FaceSmoother:
     Args:
         weight: Weight of the newest frame in the moving average (1: no smoothing). At 0.3 a label that one frame
             in three contradicts holds steady, and a lasting change shows within about 3 frames (0.1 s at 30 fps).
-        min_iou: Boxes overlapping at least this much are the same face.
+        min_iou: Boxes overlapping at least this much are the same face (faces without a track id).
         max_missing: Frames a face may go unseen before it is forgotten.
 
     Raises:
@@ -49,46 +45,43 @@ class FaceSmoother:
         self.weight = weight
         self.min_iou = min_iou
         self.max_missing = max_missing
-        self._tracks: list[_Track] = []
+        self._tracks: list[_Track] = []  # faces without a track id, matched by overlap
+        self._by_id: dict[int, _Track] = {}  # faces of a tracked stream, by track id
 
     def reset(self) -> None:
         """Forget every face (a new stream)."""
         self._tracks = []
+        self._by_id = {}
 
     def update(self, faces: list) -> list:
         """The faces of a new frame with smoothed probabilities, emotion and confidence.
 
         Args:
-            faces: ``FaceResult`` objects of one frame (``box`` and ``probabilities`` are used).
+            faces: ``FaceResult`` objects of one frame (``box``, ``probabilities`` and ``track_id`` are used).
 
         Returns:
-            New ``FaceResult`` objects in the same order, with the same boxes.
+            New ``FaceResult`` objects in the same order, with the same boxes (and track ids).
         """
-        pairs = sorted(
-            ((box_iou(t.box, f.box), ti, fi) for ti, t in enumerate(self._tracks) for fi, f in enumerate(faces)),
-            reverse=True,
-        )
-        track_of: dict[int, int] = {}
-        used: set[int] = set()
-        for iou, ti, fi in pairs:
-            if iou < self.min_iou:
-                break
-            if ti not in used and fi not in track_of:
-                track_of[fi] = ti
-                used.add(ti)
-        for track in self._tracks:
+        untracked = [i for i, f in enumerate(faces) if getattr(f, "track_id", None) is None]
+        matched = match_boxes([t.box for t in self._tracks], [faces[i].box for i in untracked], self.min_iou)
+        track_of = {untracked[ci]: self._tracks[ti] for ci, ti in matched.items()}
+        for track in [*self._tracks, *self._by_id.values()]:
             track.missing += 1
         smoothed = []
         for fi, face in enumerate(faces):
             names = list(face.probabilities)
             current = np.array([face.probabilities[n] for n in names], np.float64)
-            if fi in track_of:
-                track = self._tracks[track_of[fi]]
+            track_id = getattr(face, "track_id", None)
+            track = track_of.get(fi) if track_id is None else self._by_id.get(track_id)
+            if track is not None:
                 track.probabilities = self.weight * current + (1 - self.weight) * track.probabilities
                 track.box, track.missing = face.box, 0
             else:
                 track = _Track(face.box, current)
-                self._tracks.append(track)
+                if track_id is None:
+                    self._tracks.append(track)
+                else:
+                    self._by_id[track_id] = track
             top = int(np.argmax(track.probabilities))
             smoothed.append(
                 replace(
@@ -99,4 +92,5 @@ class FaceSmoother:
                 )
             )
         self._tracks = [t for t in self._tracks if t.missing <= self.max_missing]
+        self._by_id = {i: t for i, t in self._by_id.items() if t.missing <= self.max_missing}
         return smoothed

@@ -1,14 +1,16 @@
 """``EmotionRecognizer``: every face in an image, its box, its emotion and the probability of every class.
 
 The classes are the export's (its ``labels.txt``): FER2013's seven emotions, or eight with FER+'s contempt.
+``EmotionRecognizer.stream`` gives a ``FaceStream`` (``serving_demo.face_stream``) for the frames of one video or
+webcam: with tracking, each face keeps an id from frame to frame and is followed by a cheap pass between full
+detections (``serving_demo.tracking``). The results' classes are in ``serving_demo.results``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -17,79 +19,13 @@ import numpy as np
 from fer_runtime.predictors import Predictor, load_backend
 from model_zoo.artifacts import BACKENDS, DEFAULT_BACKEND, artifact_path, available_backends, check_backend
 from model_zoo.constants import FACE_SHAPE, LABELS_FILE, read_labels
-from model_zoo.pretrained import pretrained_artifacts_dir
+from model_zoo.pretrained import resolve_artifacts
 from serving_demo.detectors import DEFAULT_DETECTOR, Detection, FaceDetector, check_detector, make_detector
 from serving_demo.face_crops import face_crops, framing_for
+from serving_demo.face_stream import FaceStream
 from serving_demo.image_io import load_image
-
-NO_FACE_MESSAGE = "No face found. Try a well-lit, frontal face that fills more of the picture."
-
-
-@dataclass
-class FaceResult:
-    """One face: ``box`` (x, y, w, h) in image pixels, the top ``emotion``, its ``confidence`` and the probability of
-    every class of the export, by name in ``labels.txt`` order."""
-
-    box: tuple[int, int, int, int]
-    emotion: str
-    confidence: float
-    probabilities: dict[str, float]
-
-
-@dataclass
-class Analysis:
-    """The faces found in one image and what finding and classifying them cost."""
-
-    faces: list[FaceResult]
-    backend: str
-    detector: str
-    image_size: tuple[int, int]  # width, height
-    detect_ms: float
-    classify_ms: float
-    message: str = ""
-    image: np.ndarray | None = field(default=None, repr=False)  # the decoded RGB image, for drawing
-
-    @property
-    def total_ms(self) -> float:
-        return self.detect_ms + self.classify_ms
-
-    def to_dict(self) -> dict:
-        """JSON-ready form (what the HTTP API returns), without the image."""
-        return {
-            "faces": [asdict(f) for f in self.faces],
-            "backend": self.backend,
-            "detector": self.detector,
-            "image_size": list(self.image_size),
-            "detect_ms": round(self.detect_ms, 3),
-            "classify_ms": round(self.classify_ms, 3),
-            "total_ms": round(self.total_ms, 3),
-            "message": self.message,
-        }
-
-
-@dataclass
-class FoundFaces:
-    """The faces of one image before classification: the decoded image, detections and 48x48 crops."""
-
-    image: np.ndarray
-    detector: str
-    detections: list[Detection]
-    crops: np.ndarray  # (N, 48, 48, 1) uint8
-    detect_ms: float
-    crop_ms: float
-
-    def analysis(self, faces: list[FaceResult], backend: str, classify_ms: float) -> Analysis:
-        """The ``Analysis`` of this image once its faces are classified."""
-        return Analysis(
-            faces=faces,
-            backend=backend,
-            detector=self.detector,
-            image_size=(self.image.shape[1], self.image.shape[0]),
-            detect_ms=self.detect_ms,
-            classify_ms=classify_ms,
-            message="" if faces else NO_FACE_MESSAGE,
-            image=self.image,
-        )
+from serving_demo.results import Analysis, FaceResult, FoundFaces, face_results, with_reused
+from serving_demo.tracking import CLASSIFY_EVERY, FULL_EVERY
 
 
 class EmotionRecognizer:
@@ -102,7 +38,7 @@ class EmotionRecognizer:
     upright by its eyes.
 
     Args:
-        artifacts_dir: A ``fer-export`` output directory (default: the shipped pretrained model).
+        artifacts_dir: A ``fer-export`` output directory or a shipped model's name (default: the shipped default).
         backend: The initial backend, a name of ``model_zoo.artifacts.BACKENDS``.
         detector: The initial face detector: a name of ``serving_demo.detectors.DETECTORS`` or a detector object.
         num_threads: CPU threads for TFLite backends (default: the runtime's) and the detectors made by name
@@ -124,7 +60,7 @@ class EmotionRecognizer:
         num_threads: int | None = None,
         align: bool = True,
     ):
-        self.artifacts_dir = Path(artifacts_dir) if artifacts_dir else pretrained_artifacts_dir()
+        self.artifacts_dir = resolve_artifacts(artifacts_dir or None)
         if not self.artifacts_dir.is_dir():
             raise FileNotFoundError(f"No artifacts directory at {self.artifacts_dir}; run fer-export first")
         self.class_names = read_labels(self.artifacts_dir)
@@ -244,8 +180,30 @@ class EmotionRecognizer:
             ImageInputError: if an image cannot be used (the message says why); nothing is classified then.
             ValueError: on an unknown or missing backend, or an unknown detector.
         """
+        self._check_backend(backend or self.backend)  # before any work, as the images may be many
+        return self.classify_found([self.find_faces(image, channel_order, detector) for image in images], backend)
+
+    def classify_found(
+        self, found: list[FoundFaces], backend: str | None = None, latest: dict[int, np.ndarray] | None = None
+    ) -> list[Analysis]:
+        """Classify the faces of several images (``find_faces``) in one batch.
+
+        Each analysis's ``classify_ms`` is its share of the batch's time, by its number of faces classified.
+
+        Args:
+            found: The faces of each image, in frame order for a tracked stream.
+            backend: Use this backend instead of the current one.
+            latest: A tracked stream's latest probabilities per track id: a face marked ``reused`` takes them,
+                and each face classified updates them (in order, so a face may reuse one of an earlier image).
+
+        Returns:
+            One ``Analysis`` per image, in order.
+
+        Raises:
+            ValueError: on an unknown or missing backend.
+            KeyError: for a reused face whose track has no probabilities in ``latest``.
+        """
         name = self._check_backend(backend or self.backend)
-        found = [self.find_faces(image, channel_order, detector) for image in images]
         start = time.perf_counter()
         crops = [faces for faces in found if len(faces.crops)]
         all_crops = np.concatenate([f.crops for f in crops]) if crops else np.zeros((0, *FACE_SHAPE), np.uint8)
@@ -253,12 +211,13 @@ class EmotionRecognizer:
         classify_ms = (time.perf_counter() - start) * 1000 + sum(f.crop_ms for f in found)
         analyses, offset = [], 0
         for faces in found:
-            count = len(faces.detections)
+            count = len(faces.crops)
+            mine = probs[offset : offset + count]
+            if faces.reused or latest is not None:
+                mine = with_reused(faces, mine, latest if latest is not None else {})
             analyses.append(
                 faces.analysis(
-                    self.face_results(faces.detections, probs[offset : offset + count]),
-                    name,
-                    classify_ms * count / max(len(all_crops), 1),
+                    self.face_results(faces.detections, mine), name, classify_ms * count / max(len(all_crops), 1)
                 )
             )
             offset += count
@@ -272,47 +231,72 @@ class EmotionRecognizer:
             ValueError: on an unknown detector.
         """
         finder = self.face_detector(detector)
-        name = finder.name
-        rgb = load_image(image, channel_order)
+        return self.cut_out_faces(load_image(image, channel_order), finder.name, finder.detect)
+
+    def cut_out_faces(
+        self,
+        rgb: np.ndarray,
+        detector_name: str,
+        detect: Callable[[np.ndarray], list[Detection]],
+        select: Callable[[list[Detection]], list[bool]] | None = None,
+    ) -> FoundFaces:
+        """The faces ``detect`` finds in ``rgb``, cut out framed as ``detector_name``'s faces are (and aligned).
+
+        Args:
+            rgb: The decoded (H, W, 3) RGB image.
+            detector_name: The detector whose calibrated framing applies (``face_crops.framing_for``).
+            detect: Takes the image, returns its ``Detection``s (a detector's ``detect``, a tracker's ``update``).
+            select: Takes the detections, says which to cut out and classify (the others are ``reused``);
+                default: all.
+
+        Returns:
+            The ``FoundFaces``, not yet classified.
+        """
+        name = detector_name
         start = time.perf_counter()
-        detections = finder.detect(rgb)
+        detections = detect(rgb)
         detected = time.perf_counter()
+        chosen = select(detections) if select is not None else [True] * len(detections)
+        to_cut = [d for d, cut in zip(detections, chosen) if cut]
         crops = (
-            face_crops(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), detections, framing_for(name), self.align)
-            if detections
+            face_crops(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), to_cut, framing_for(name), self.align)
+            if to_cut
             else np.zeros((0, *FACE_SHAPE), np.uint8)
         )
+        reused = [not cut for cut in chosen] if select is not None else []
         return FoundFaces(
-            rgb, name, detections, crops, (detected - start) * 1000, (time.perf_counter() - detected) * 1000
+            rgb, name, detections, crops, (detected - start) * 1000, (time.perf_counter() - detected) * 1000, reused
         )
 
     def face_results(self, detections: list[Detection], probs: np.ndarray) -> list[FaceResult]:
-        """``FaceResult``s of detections and their class probabilities (N, classes), in the same order."""
-        return face_results([d.box.as_tuple() for d in detections], probs, self.class_names)
+        """``FaceResult``s of detections and their class probabilities (N, classes), in the same order; a tracked
+        detection's ``track_id`` goes with it."""
+        track_ids = [getattr(d, "track_id", None) for d in detections]
+        return face_results([d.box.as_tuple() for d in detections], probs, self.class_names, track_ids)
 
+    def stream(
+        self,
+        tracking: bool = True,
+        detector: str | FaceDetector | None = None,
+        full_every: int = FULL_EVERY,
+        first_frame: int = 0,
+        classify_every: int = CLASSIFY_EVERY,
+    ) -> FaceStream:
+        """A ``FaceStream`` for the frames of one video or webcam, in order.
 
-def face_results(
-    boxes: list[tuple[int, int, int, int]], probs: np.ndarray, class_names: Sequence[str]
-) -> list[FaceResult]:
-    """``FaceResult``s of face boxes and their class probabilities: the top class and all of them.
+        Args:
+            tracking: Follow each face from frame to frame with an id, the full detector running every
+                ``full_every`` frames and whenever a face is lost; False detects every frame, as ``analyze`` does.
+            detector: The stream's face detector (a name or object; default: the current one).
+            full_every: Frames between scheduled full detections (with tracking).
+            first_frame: The number of the stream's first frame, for a part of a longer stream (see ``FaceTracker``).
+            classify_every: With tracking, a face that barely moved is classified again every this many frames, and
+                keeps its latest probabilities in between (1: every frame; ``tracking.ClassifySchedule``).
 
-    Args:
-        boxes: (x, y, w, h) of each face, in image pixels.
-        probs: (N, K) probabilities, one row per box, in ``class_names`` order.
-        class_names: The K class names of the export.
+        Returns:
+            The stream; give it frames with ``analyze`` or ``analyze_many``.
 
-    Returns:
-        One ``FaceResult`` per box, in order.
-    """
-    results = []
-    for box, p in zip(boxes, probs):
-        top = int(np.argmax(p))
-        results.append(
-            FaceResult(
-                box=tuple(int(v) for v in box),
-                emotion=class_names[top],
-                confidence=float(p[top]),
-                probabilities={c: float(v) for c, v in zip(class_names, p)},
-            )
-        )
-    return results
+        Raises:
+            ValueError: on an unknown detector, or ``full_every`` or ``classify_every`` below 1.
+        """
+        return FaceStream(self, tracking, detector, full_every, first_frame, classify_every)

@@ -28,8 +28,9 @@ from serving_demo.analysis.beam_output import KEPT, BeamOutput
 from serving_demo.analysis.outputs import OutputError, failure_reason, output_error
 from serving_demo.analysis.settings import AnalysisOptions, RunSettings
 from serving_demo.analysis.sources import Source, find_sources
+from serving_demo.tracking import CLASSIFY_EVERY, FULL_EVERY
 
-FACES, SKIPPED = "faces", "skipped"
+FACES, SKIPPED, REUSED = "faces", "skipped", "reused"
 OS_ERROR_TEXT = re.compile(r"\w*Error: \[Errno \d+\] ([^\[\n]+)")  # an OSError in a worker's traceback text
 
 
@@ -88,11 +89,14 @@ class EmotionModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
 
 class FindFaces(beam.DoFn):
     """For each file: per image or analysed frame, its frame record without faces yet (keyed by frame) on the main
-    output, its faces (keyed by frame and face) on ``faces``, or the file and reason on ``skipped``.
+    output, its faces to classify (keyed by frame and face) on ``faces``, or the file and reason on ``skipped``; in a
+    tracked video, a face that keeps its track's latest probabilities (``tracking.ClassifySchedule``) goes on
+    ``reused`` as ``(the key of the face it takes them from, its own key)``.
 
     Args:
-        settings: ``{"artifacts", "backend", "detector", "every", "fps", "max_video_seconds", "max_frame_pixels"}``
-            (see ``run_beam``).
+        settings: ``{"artifacts", "backend", "detector", "every", "fps", "max_video_seconds", "max_frame_pixels",
+            "tracking", "full_every", "classify_every"}`` (see ``run_beam``). With tracking, each video is tracked
+            whole, in order, by the worker that reads it, and its frames' metadata carry the faces' track ids.
     """
 
     def __init__(self, settings: dict):
@@ -106,7 +110,8 @@ class FindFaces(beam.DoFn):
         self.recognizer = EmotionRecognizer(s["artifacts"], backend=s["backend"], detector=s["detector"], num_threads=1)
         self.options = AnalysisOptions(
             every=s["every"], fps=s["fps"], max_video_seconds=s.get("max_video_seconds"),
-            max_frame_pixels=s.get("max_frame_pixels"),
+            max_frame_pixels=s.get("max_frame_pixels"), tracking=s.get("tracking", False),
+            full_every=s.get("full_every", FULL_EVERY), classify_every=s.get("classify_every", CLASSIFY_EVERY),
         )  # fmt: skip
 
     def process(self, source):  # no type hints: Beam would check its input and output against them
@@ -116,21 +121,39 @@ class FindFaces(beam.DoFn):
             source: The file.
 
         Yields:
-            ``(frame key, metadata)``, then ``TaggedOutput(FACES, ((frame key, face index), crop))`` per face; or
-            ``TaggedOutput(SKIPPED, {"source", "error"})`` for a file that cannot be read.
+            ``(frame key, metadata)``, then ``TaggedOutput(FACES, ((frame key, face index), crop))`` per face to
+            classify and ``TaggedOutput(REUSED, (earlier face's key, (frame key, face index)))`` per face that reuses
+            an earlier classification; or ``TaggedOutput(SKIPPED, {"source", "error"})`` for a file that cannot be read.
         """
         from serving_demo.analysis.engine import READ_ERRORS, frames_of
 
+        options = self.options
+        stream = self.recognizer.stream(  # one per file, frames in order
+            options.tracking, full_every=options.full_every, classify_every=options.classify_every
+        )
+        classified_at: dict[int, tuple[str, int]] = {}  # track id: the key of its latest classified face
         try:
-            for frame, time_s, image in frames_of(source, self.options):
-                found = self.recognizer.find_faces(image, "bgr" if frame is not None else "rgb")
+            for frame, time_s, image in frames_of(source, options):
+                if frame is None:  # an image
+                    found = self.recognizer.find_faces(image)
+                else:
+                    found = stream.find_faces(image, "bgr")
                 key = f"{source.name}|{frame}"
                 boxes = [list(d.box.as_tuple()) for d in found.detections]
+                track_ids = [getattr(d, "track_id", None) for d in found.detections]
                 height, width = found.image.shape[:2]
                 yield key, {"source": source.name, "frame": frame, "time_s": time_s, "width": width, "height": height,
-                            "boxes": boxes}  # fmt: skip
-                for i, crop in enumerate(found.crops):
-                    yield beam.pvalue.TaggedOutput(FACES, ((key, i), crop))
+                            "boxes": boxes, "track_ids": track_ids}  # fmt: skip
+                crops = iter(found.crops)
+                for i, track_id in enumerate(track_ids):
+                    if found.reused and found.reused[i]:
+                        yield beam.pvalue.TaggedOutput(REUSED, (classified_at[track_id], (key, i)))
+                        continue
+                    if track_id is not None:
+                        classified_at[track_id] = (key, i)
+                    yield beam.pvalue.TaggedOutput(FACES, ((key, i), next(crops)))
+                if stream.schedule is not None:  # only the latest frame's tracks may be reused next
+                    classified_at = {t: classified_at[t] for t in stream.schedule.track_ids if t in classified_at}
         except READ_ERRORS as e:
             yield beam.pvalue.TaggedOutput(SKIPPED, {"source": source.name, "error": str(e)})
 
@@ -146,12 +169,13 @@ def assemble(grouped, class_names: list[str]) -> dict:  # grouped without a hint
         The record (``records.make_record``).
     """
     from serving_demo.analysis.records import make_record
-    from serving_demo.recognizer import face_results
+    from serving_demo.results import face_results
 
     _, parts = grouped
     meta = parts["meta"][0]
     probabilities = dict(parts["probs"])
-    faces = face_results(meta["boxes"], [probabilities[i] for i in range(len(meta["boxes"]))], class_names)
+    probs = [probabilities[i] for i in range(len(meta["boxes"]))]
+    faces = face_results(meta["boxes"], probs, class_names, meta.get("track_ids"))
     return make_record(meta["source"], (meta["width"], meta["height"]), faces, meta["frame"], meta["time_s"])
 
 
@@ -180,19 +204,30 @@ def build_pipeline(
     from serving_demo.analysis.records import csv_header, format_records, output_format
 
     fmt = output_format(output)
+    tracking = settings.get("tracking", False)
     records_path, skipped_path = write_to or (output, BeamOutput(output).skipped)
     found = (
         pipeline
         | "Files" >> beam.Create(sources)
-        | "Find faces" >> beam.ParDo(FindFaces(settings)).with_outputs(FACES, SKIPPED, main="meta")
+        | "Find faces" >> beam.ParDo(FindFaces(settings)).with_outputs(FACES, SKIPPED, REUSED, main="meta")
     )
     handler = KeyedModelHandler(
         EmotionModelHandler(settings["artifacts"], settings["backend"], settings.get("threads"))
     )
-    probs = (
+    classified = (
         found[FACES]
         | "Classify" >> RunInference(handler)
-        | "By frame" >> beam.MapTuple(lambda key, result: (key[0], (key[1], result.inference)))
+        | "Probabilities" >> beam.MapTuple(lambda key, result: (key, result.inference))
+    )
+    lent = (  # each reused face gets the probabilities of the face it reuses
+        {"probs": classified, "reusers": found[REUSED]}
+        | "Join reused" >> beam.CoGroupByKey()
+        | "Lend" >> beam.FlatMap(lambda item: [(face, item[1]["probs"][0]) for face in item[1]["reusers"]])
+    )
+    probs = (
+        (classified, lent)
+        | "Every face" >> beam.Flatten()
+        | "By frame" >> beam.MapTuple(lambda key, p: (key[0], (key[1], p)))
     )
     unreadable = found[SKIPPED] | "Unreadable" >> beam.Map(lambda skipped: (skipped["source"], skipped["error"]))
     records = (
@@ -201,10 +236,10 @@ def build_pipeline(
         | "Records" >> beam.Map(assemble, class_names)
         | "Whole files only" >> beam.Filter(lambda r, bad: r["source"] not in bad, beam.pvalue.AsDict(unreadable))
     )
-    header = ",".join(csv_header(class_names)) if fmt == "csv" else None
+    header = ",".join(csv_header(class_names, tracking)) if fmt == "csv" else None
     (
         records
-        | "Format" >> beam.Map(lambda r: format_records([r], fmt, class_names).rstrip("\n"))
+        | "Format" >> beam.Map(lambda r: format_records([r], fmt, class_names, tracking).rstrip("\n"))
         | "Drop empty" >> beam.Filter(bool)  # a CSV row per face: frames without faces give none
         | "Write" >> beam.io.WriteToText(records_path, shard_name_template="", num_shards=1, header=header)
     )
@@ -228,7 +263,7 @@ def run_beam(
     Args:
         sources: The files (``find_sources``).
         settings: ``{"artifacts", "backend", "detector", "every", "fps", "threads", "max_video_seconds",
-            "max_frame_pixels"}`` for the workers.
+            "max_frame_pixels", "tracking", "full_every", "classify_every"}`` for the workers.
         class_names: The classifier's classes.
         output: The records' file, ``.jsonl`` or ``.csv`` (any Beam file system).
         beam_args: Beam's pipeline options (``--runner FlinkRunner``, ...).
@@ -359,6 +394,7 @@ def analyze_with_beam(
         "artifacts": settings.artifacts, "backend": settings.backend, "detector": settings.detector,
         "every": analysis.every, "fps": analysis.fps, "threads": settings.threads,
         "max_video_seconds": analysis.max_video_seconds, "max_frame_pixels": analysis.max_frame_pixels,
+        "tracking": analysis.tracking, "full_every": analysis.full_every, "classify_every": analysis.classify_every,
     }  # fmt: skip
     started = time.perf_counter()
     out.start(key, settings.overwrite)

@@ -5,7 +5,8 @@
     fer-analyze 'shoots/**/*.jpg' talk.mkv --workers 2 --output all.jsonl
 
 Images: one record each; videos: one record per analysed frame (``--every N`` or ``--fps F``; default every
-frame), an emotion timeline PNG (``<output>.timelines/``), a summary of the analysed time per emotion
+frame), each face with the id of its track (``--tracking off``: detect every frame, no ids), an emotion timeline
+PNG (``<output>.timelines/``), a summary of the analysed time per emotion and per person
 (``<output>.summary.json``, with the run's totals) and, with ``--annotate DIR``, an annotated mp4 copy.
 Unreadable files, videos over the limits and links leading outside a folder are reported and skipped. Killed, or
 stopped by a full disk, and started again with the same command, a run goes on where it stopped: files already
@@ -18,9 +19,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fer_runtime.command_line import CommandError, run_command
+from fer_runtime.command_line import CommandError, one_line, run_command
 from serving_demo.analysis.settings import MAX_FRAME_PIXELS, MAX_VIDEO_SECONDS, AnalysisOptions, RunSettings
 from serving_demo.command_line import add_model_options
+from serving_demo.tracking import FULL_EVERY
 
 PROG = "fer-analyze"
 
@@ -41,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--every", type=int, metavar="N", help="analyse every Nth video frame")
     sampling.add_argument("--fps", type=float, metavar="F", help="analyse about F video frames a second")
     parser.add_argument("--annotate", metavar="DIR", help="write an annotated mp4 copy of each video here")
+    parser.add_argument(
+        "--tracking",
+        choices=("on", "off"),
+        default="on",
+        help="on (default): follow each face of a video from frame to frame, with an id, detecting all faces every "
+        f"{FULL_EVERY} analysed frames and whenever one is lost; off: detect faces in every frame",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes analysing files side by side (default: 1)")
     parser.add_argument(
         "--threads",
@@ -97,6 +106,7 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
     analysis = AnalysisOptions(
         every=args.every, fps=args.fps, batch_frames=args.batch_frames, annotate_dir=args.annotate,
         max_video_seconds=args.max_video_seconds or None, max_frame_pixels=args.max_frame_pixels or None,
+        tracking=args.tracking == "on",
     )  # fmt: skip
     return RunSettings(
         paths=tuple(args.paths), output=args.output, artifacts=args.artifacts, backend=args.backend,
@@ -106,7 +116,7 @@ def settings_from(args: argparse.Namespace) -> RunSettings:
 
 
 def _report(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
+    print(f"{PROG}: {one_line(message)}", file=sys.stderr)
 
 
 def _run_local(settings: RunSettings, strict: bool) -> int:

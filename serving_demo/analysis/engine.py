@@ -1,14 +1,15 @@
 """The analysis itself: records for each image and analysed video frame, faces classified in batches.
 
 ``analyze`` is the Python API (one record at a time); ``analyze_source`` does one file and, for a video,
-optionally writes its annotated copy; ``video_summary`` and ``plot_timeline`` describe a video's records.
+optionally writes its annotated copy; ``video_summary`` and ``plot_timeline`` describe a video's records, and with
+tracking each person's too (``serving_demo.analysis.tracks``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 import cv2
@@ -18,7 +19,8 @@ from fer_runtime.atomic_files import atomic_path
 from serving_demo.analysis.records import make_record
 from serving_demo.analysis.settings import AnalysisOptions
 from serving_demo.analysis.sources import Source, find_sources
-from serving_demo.analysis.video import AnnotatedVideo, VideoError, VideoLimits, sampled_frames
+from serving_demo.analysis.tracks import draw_track_lanes, track_ids, track_summaries
+from serving_demo.analysis.video import AnnotatedVideo, VideoError, VideoLimits, sampled_frames, sampling_step
 from serving_demo.drawing import draw_faces
 from serving_demo.image_io import ImageInputError
 
@@ -43,10 +45,13 @@ def analyze_source(
         options: Sampling, batching, annotated copies and backend or detector overrides (default: every frame,
             batches of ``BATCH_FRAMES``, no copy, the recognizer's backend and detector).
         frame_range: Only frames start to stop (exclusive; None: the end) of a video, for splitting one video
-            across processes (not with ``options.annotate_dir``).
+            across processes (not with ``options.annotate_dir``). With tracking, ``start`` should be a multiple of
+            the sampling step times ``options.full_every`` (``local_runner.plan_tasks``), and the parts' track ids
+            are joined afterwards (``tracks.join_track_ids``).
 
     Yields:
-        Records (see ``serving_demo.analysis.records.make_record``), in frame order.
+        Records (see ``serving_demo.analysis.records.make_record``), in frame order; with ``options.tracking``, a
+        video's faces carry their ``track_id``.
 
     Raises:
         ImageInputError, VideoError, OSError: if the file cannot be read (nothing is yielded for an image;
@@ -59,6 +64,8 @@ def analyze_source(
         yield make_record(source.name, analysis.image_size, analysis.faces)
         return
     info, frames = sampled_frames(source.path, options.every, options.fps, *frame_range, video_limits(options))
+    first_frame = frame_range[0] // sampling_step(info.fps, options.every, options.fps)  # in analysed frames
+    stream = recognizer.stream(options.tracking, detector, options.full_every, first_frame, options.classify_every)
     writer = None
     if options.annotate_dir is not None:
         writer = AnnotatedVideo(annotated_path(options.annotate_dir, source.name), info.fps, info.width, info.height)
@@ -69,9 +76,7 @@ def analyze_source(
     def flush() -> list[dict]:
         nonlocal last_faces
         frames = [bgr for _, bgr in pending]
-        analyses = (
-            recognizer.analyze_many(frames, backend=backend, channel_order="bgr", detector=detector) if frames else []
-        )
+        analyses = stream.analyze_many(frames, backend=backend, channel_order="bgr") if frames else []
         by_index = {index: analysis for (index, _), analysis in zip(pending, analyses)}
         for index, bgr in queued:  # each frame drawn with the faces of the last analysed frame up to it
             if index in by_index:
@@ -148,9 +153,17 @@ def annotated_path(annotate_dir: str | Path, name: str) -> Path:
         name: The video's name in the records.
 
     Returns:
-        ``<annotate_dir>/<name without a leading slash>.annotated.mp4``.
+        ``<annotate_dir>/<name kept inside, see path_under>.annotated.mp4``.
     """
-    return Path(annotate_dir) / Path(name.lstrip("/")).with_suffix(".annotated.mp4")
+    return path_under(annotate_dir, name).with_suffix(".annotated.mp4")
+
+
+def path_under(folder: str | Path, name: str) -> Path:
+    """``name`` (a source's name in the records) as a path that stays inside ``folder``: a leading slash and ``.``
+    parts dropped, ``..`` parts written ``__`` (a video given as ``../clips/a.mp4`` gets ``folder/__/clips/a.mp4``).
+    """
+    parts = [("__" if part == ".." else part) for part in PurePosixPath(name).parts if part not in ("/", ".")]
+    return Path(folder, *parts)
 
 
 def analyze(
@@ -206,8 +219,24 @@ def largest_face(faces: list[dict]) -> dict | None:
     return max(faces, key=lambda f: f["box"][2] * f["box"][3]) if faces else None
 
 
+def frame_durations(records: list[dict]) -> np.ndarray:
+    """The time each analysed frame of a video stands for: until the next analysed frame (the last one: the
+    median gap).
+
+    Args:
+        records: The video's records, in frame order.
+
+    Returns:
+        (N,) seconds.
+    """
+    times = np.array([r["time_s"] for r in records], float)
+    gaps = np.diff(times)
+    return np.append(gaps, np.median(gaps) if len(gaps) else 0.0)
+
+
 def video_summary(records: list[dict], class_names: list[str]) -> dict:
-    """A video's analysed time per emotion of its largest face (and with no face), as shares and seconds.
+    """A video's analysed time per emotion of its largest face (and with no face), as shares and seconds; for a
+    tracked video, the same per person.
 
     Each analysed frame stands for the time until the next analysed frame (the last one for the median gap).
 
@@ -217,26 +246,29 @@ def video_summary(records: list[dict], class_names: list[str]) -> dict:
 
     Returns:
         ``{"frames_analysed", "seconds_analysed", "share": {emotion: share}, "seconds": {emotion: seconds}}``,
-        with ``"no face"`` among the emotions.
+        with ``"no face"`` among the emotions; if its faces carry track ids, also ``"tracks"``: one entry per
+        track (``tracks.track_summaries``).
     """
-    times = np.array([r["time_s"] for r in records], float)
-    gaps = np.diff(times)
-    durations = np.append(gaps, np.median(gaps) if len(gaps) else 0.0)
+    durations = frame_durations(records)
     seconds = dict.fromkeys([*class_names, "no face"], 0.0)
     for record, duration in zip(records, durations):
         face = largest_face(record["faces"])
         seconds[face["emotion"] if face else "no face"] += float(duration)
     total = float(durations.sum())
-    return {
+    summary = {
         "frames_analysed": len(records),
         "seconds_analysed": round(total, 3),
         "share": {k: round(v / total, 4) if total else 0.0 for k, v in seconds.items()},
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
+    if track_ids(records):
+        summary["tracks"] = track_summaries(records, durations, class_names)
+    return summary
 
 
 def plot_timeline(records: list[dict], class_names: list[str], path: str | Path, title: str = "") -> Path:
-    """A PNG of the largest face's probabilities over the video's time (gaps where no face was found).
+    """A PNG of the largest face's probabilities over the video's time (gaps where no face was found) and, for a
+    tracked video, below it one lane per person, coloured by the emotion of each frame.
 
     Args:
         records: The video's records, in frame order.
@@ -250,30 +282,39 @@ def plot_timeline(records: list[dict], class_names: list[str], path: str | Path,
     Raises:
         OSError: if the PNG cannot be written (nothing is left under ``path``'s name).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, and less to import
 
     from serving_demo.drawing import emotion_colour
 
     times = [r["time_s"] for r in records]
-    fig, ax = plt.subplots(figsize=(10, 3.5))
+    lanes = len(track_ids(records))
+    if lanes:
+        lanes_height = min(0.6 + 0.3 * lanes, 6.0)
+        fig = Figure(figsize=(10, 3.5 + lanes_height))
+        ax, lanes_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3.5, lanes_height])
+    else:
+        fig = Figure(figsize=(10, 3.5))
+        ax = fig.subplots()
     for name in class_names:
         values = [face["probabilities"][name] if (face := largest_face(r["faces"])) else np.nan for r in records]
         colour = np.array(emotion_colour(name)) / 255
         ax.plot(times, values, label=name, color=colour, linewidth=1.2)
-    ax.set_xlabel("time (s)")
+    if lanes:
+        draw_track_lanes(lanes_ax, records, frame_durations(records))
+        lanes_ax.set_xlabel("time (s)")
+        lanes_ax.grid(alpha=0.3, axis="x")
+    else:
+        ax.set_xlabel("time (s)")
     ax.set_ylabel("probability (largest face)")
     ax.set_ylim(0, 1)
     ax.set_title(title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
+    # Margins in inches rather than tight_layout, which draws the figure once more to measure it: a third of the
+    # plot's time, and a video's timeline counts in its analysis time.
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(left=0.8 / width, right=1 - 1.3 / width, bottom=0.5 / height, top=1 - 0.35 / height)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_path(path) as staging:  # a kill or a full disk leaves no half-written PNG
-            fig.savefig(staging, dpi=100, format="png")
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as staging:  # a kill or a full disk leaves no half-written PNG
+        fig.savefig(staging, dpi=100, format="png")
     return Path(path)

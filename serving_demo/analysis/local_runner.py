@@ -3,7 +3,8 @@ resumable after a kill (``run_log``).
 
 Each file is a ``Task``; with several workers and no annotated copies, a video is split into one frame range per
 worker, so that one long video keeps every worker busy, and its ranges are put back together in frame order
-before the file is written. Each pool process builds its own recognizer when it starts.
+before the file is written (with tracking, split where a full detection is due, their track ids joined). Each pool
+process builds its own recognizer when it starts.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from serving_demo.analysis.engine import READ_ERRORS, analyze_source, plot_timeline, video_limits, video_summary
+from serving_demo.analysis.engine import (
+    READ_ERRORS,
+    analyze_source,
+    path_under,
+    plot_timeline,
+    video_limits,
+    video_summary,
+)
 from serving_demo.analysis.outputs import writing
 from serving_demo.analysis.records import csv_header, format_records, output_format
 from serving_demo.analysis.run_log import RunLog, RunSummary, SessionTotals
 from serving_demo.analysis.settings import AnalysisOptions, RunSettings
 from serving_demo.analysis.sources import Source, find_sources
+from serving_demo.analysis.tracks import join_track_ids
 from serving_demo.analysis.video import VideoError, frame_ranges, open_video, sampling_step
 
 if TYPE_CHECKING:
@@ -107,7 +116,9 @@ def plan_tasks(sources: Iterable[Source], workers: int, options: AnalysisOptions
         options: How each file is analysed (its sampling decides where a video may be split).
 
     Returns:
-        The tasks, a file's in frame order. A video that cannot be opened gets one task, which reports it.
+        The tasks, a file's in frame order. A video that cannot be opened gets one task, which reports it. With
+        tracking, a video is split only on frames with a scheduled full detection (multiples of the sampling step
+        times ``options.full_every``), so that each part tracks its frames as the whole video would.
     """
     tasks = []
     for source in sources:
@@ -116,7 +127,8 @@ def plan_tasks(sources: Iterable[Source], workers: int, options: AnalysisOptions
             try:
                 capture, info = open_video(source.path, video_limits(options))
                 capture.release()
-                ranges = frame_ranges(info.frames, workers, sampling_step(info.fps, options.every, options.fps))
+                step = sampling_step(info.fps, options.every, options.fps)
+                ranges = frame_ranges(info.frames, workers, step * (options.full_every if options.tracking else 1))
             except VideoError:
                 pass  # reported when the task runs
         tasks += [Task(source, start, stop) for start, stop in ranges]
@@ -131,7 +143,8 @@ def whole_files(results: Iterable[TaskResult], tasks: list[Task]) -> Iterator[Fi
         tasks: Every task (to know how many each file has).
 
     Yields:
-        Each file's result as soon as all its tasks are done.
+        Each file's result as soon as all its tasks are done; a split video's track ids joined
+        (``tracks.join_track_ids``).
     """
     expected: dict[Source, int] = {}
     for task in tasks:
@@ -148,7 +161,7 @@ def whole_files(results: Iterable[TaskResult], tasks: list[Task]) -> Iterator[Fi
                 yield FileResult(source, [], errors[0])
             else:
                 ordered = sorted(got, key=lambda r: r.task.start)
-                yield FileResult(source, [record for r in ordered for record in r.records])
+                yield FileResult(source, join_track_ids([r.records for r in ordered]))
 
 
 @contextmanager
@@ -228,7 +241,8 @@ def run_local(settings: RunSettings, report: Report | None = None) -> RunSummary
     log.check(settings.resume_key(), settings.overwrite)  # before the model is loaded
     recognizer = settings.recognizer(settings.threads)
     class_names = recognizer.class_names
-    header = ",".join(csv_header(class_names)) + "\n" if fmt == "csv" else ""
+    tracking = settings.analysis.tracking
+    header = ",".join(csv_header(class_names, tracking)) + "\n" if fmt == "csv" else ""
     done = log.start(settings.resume_key(), header, settings.overwrite)
     sources, missing = find_sources(list(settings.paths), settings.follow_links)
     todo = [s for s in sources if s.name not in done]
@@ -245,7 +259,7 @@ def run_local(settings: RunSettings, report: Report | None = None) -> RunSummary
         with task_results(tasks, settings, recognizer) as results:
             for file in whole_files(results, tasks):
                 entry = _file_entry(file, class_names, timelines, report)
-                log.finish(format_records(file.records, fmt, class_names), entry)
+                log.finish(format_records(file.records, fmt, class_names, tracking), entry)
                 totals.files += not file.error
                 totals.frames += len(file.records)
                 totals.faces += entry["faces"]
@@ -273,7 +287,7 @@ def _file_entry(file: FileResult, class_names: list[str], timelines: Path, repor
     elif file.source.kind == "video" and file.records:
         entry["summary"] = video_summary(file.records, class_names)
         name = file.source.name
-        timeline = timelines / f"{name.lstrip('/')}.png"
+        timeline = path_under(timelines, f"{name}.png")
         with writing(str(timeline)):
             plot_timeline(file.records, class_names, timeline, name)
     return entry

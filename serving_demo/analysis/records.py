@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict
 
 FORMATS = ("jsonl", "csv")
 
@@ -14,12 +13,13 @@ def make_record(
     source: str, image_size: tuple[int, int], faces: list, frame: int | None = None, time_s: float | None = None
 ) -> dict:
     """``{"source", "frame", "time_s", "width", "height", "faces": [{"box", "emotion", "confidence",
-    "probabilities"}]}`` for one analysed image (``frame`` and ``time_s`` None) or video frame.
+    "probabilities"}]}`` for one analysed image (``frame`` and ``time_s`` None) or video frame; the faces of a
+    tracked video also have a ``track_id`` (after ``probabilities``).
 
     Args:
         source: The file's name in the records.
         image_size: Width and height of the analysed image.
-        faces: Its ``FaceResult``s.
+        faces: Its ``FaceResult``s (a ``track_id`` of None is left out).
         frame, time_s: The frame's index and time in a video.
 
     Returns:
@@ -34,7 +34,7 @@ def make_record(
         "height": height,
         "faces": [
             {
-                **asdict(face),
+                **face.to_dict(),
                 "box": list(face.box),
                 "confidence": round(face.confidence, 6),
                 "probabilities": {k: round(v, 6) for k, v in face.probabilities.items()},
@@ -64,27 +64,30 @@ def output_format(path: str) -> str:
     raise ValueError(f"--output must end in .jsonl or .csv, not {path!r}")
 
 
-def csv_header(class_names: list[str]) -> list[str]:
+def csv_header(class_names: list[str], tracking: bool = False) -> list[str]:
     """The columns of a CSV output: the record's, the face's, then a probability per class.
 
     Args:
         class_names: The classifier's classes.
+        tracking: Add a ``track_id`` column after ``face`` (a tracked run; empty for photos).
 
     Returns:
         The column names.
     """
-    return ["source", "frame", "time_s", "width", "height", "face", "x", "y", "w", "h", "emotion", "confidence"] + [
+    face = ["face", "track_id"] if tracking else ["face"]
+    return ["source", "frame", "time_s", "width", "height", *face, "x", "y", "w", "h", "emotion", "confidence"] + [
         f"p_{name}" for name in class_names
     ]
 
 
-def format_records(records: list[dict], fmt: str, class_names: list[str]) -> str:
+def format_records(records: list[dict], fmt: str, class_names: list[str], tracking: bool = False) -> str:
     """The text of ``records`` in ``fmt``: a JSON line per record, or a CSV row per face (no header).
 
     Args:
         records: Records (``make_record``).
         fmt: ``"jsonl"`` or ``"csv"`` (``output_format``).
         class_names: The classifier's classes, for the CSV's probability columns.
+        tracking: Write the CSV's ``track_id`` column (see ``csv_header``).
 
     Returns:
         The text, each line ended by a newline.
@@ -103,6 +106,7 @@ def format_records(records: list[dict], fmt: str, class_names: list[str]) -> str
                     r["width"],
                     r["height"],
                     i,
+                    *([face.get("track_id")] if tracking else []),
                     *face["box"],
                     face["emotion"],
                     face["confidence"],

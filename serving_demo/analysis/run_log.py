@@ -170,7 +170,8 @@ class RunLog:
             OutputError: if the records or the entry cannot be written (records written in part are cut off).
         """
         with writing(str(self.output)):
-            size = append_durably(self.output, text.encode())
+            # Names that were not UTF-8 on disk come back as their own bytes (a CSV's source column; JSON escapes them).
+            size = append_durably(self.output, text.encode("utf-8", "surrogateescape"))
         self._append(entry | {"bytes": size})
 
     def entries(self) -> list[dict]:

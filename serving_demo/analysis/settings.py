@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from model_zoo.artifacts import DEFAULT_BACKEND
 from serving_demo.analysis.records import output_format
 from serving_demo.detectors import DEFAULT_DETECTOR
+from serving_demo.tracking import CLASSIFY_EVERY, FULL_EVERY
 
 if TYPE_CHECKING:
     from serving_demo.recognizer import EmotionRecognizer
@@ -35,6 +36,12 @@ class AnalysisOptions:
         detector: Face detector instead of the recognizer's own.
         max_video_seconds: Longer videos are reported and skipped (None: no limit).
         max_frame_pixels: Videos whose frames have more pixels are reported and skipped (None: no limit).
+        tracking: Follow each face of a video from frame to frame (its records carry a ``track_id``), the full
+            detector running every ``full_every`` analysed frames and whenever a face is lost (``FaceTracker``);
+            False detects faces in every frame.
+        full_every: Analysed frames between scheduled full detections, with ``tracking``.
+        classify_every: With ``tracking``, a face that barely moved is classified every this many analysed frames
+            and keeps its latest probabilities in between (``tracking.ClassifySchedule``; 1: every frame).
     """
 
     every: int | None = None
@@ -45,12 +52,16 @@ class AnalysisOptions:
     detector: str | None = None
     max_video_seconds: float | None = MAX_VIDEO_SECONDS
     max_frame_pixels: int | None = MAX_FRAME_PIXELS
+    tracking: bool = True
+    full_every: int = FULL_EVERY
+    classify_every: int = CLASSIFY_EVERY
 
     def check_sampling(self) -> None:
         """Check ``every``, ``fps`` and the video limits before any file is read.
 
         Raises:
-            ValueError: if both ``every`` and ``fps`` are given, or any of them or of the limits is not positive.
+            ValueError: if both ``every`` and ``fps`` are given, or any of them or of the limits is not positive, or
+                ``full_every`` or ``classify_every`` is below 1.
         """
         from serving_demo.analysis.video import sampling_step
 
@@ -59,6 +70,9 @@ class AnalysisOptions:
         for option, limit in limits.items():
             if limit is not None and not limit > 0:
                 raise ValueError(f"{option} must be positive (0 on the command line: no limit), not {limit}")
+        for name in ("full_every", "classify_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -134,7 +148,9 @@ class RunSettings:
 
     def resume_key(self, runner: str = "local") -> dict:
         """What must match for a run to go on with an output, as its claim holds it (``outputs.check_owner``;
-        the number of workers, threads and the progress display may change).
+        the number of workers, threads and the progress display may change). With tracking, its setting is part of
+        it, so that a resumed run never mixes tracked and untracked records; without, the key is as runs made before
+        tracking existed wrote it, and they go on with ``--tracking off``.
 
         Args:
             runner: ``"local"`` or ``"beam"``: a run never goes on with the other runner's output.
@@ -149,4 +165,6 @@ class RunSettings:
             "annotate": None if annotate is None else str(annotate), "output": str(self.output),
             "follow_links": self.follow_links, "max_video_seconds": analysis.max_video_seconds,
             "max_frame_pixels": analysis.max_frame_pixels,
+            **({"tracking": "on", "full_every": analysis.full_every, "classify_every": analysis.classify_every}
+               if analysis.tracking else {}),
         }  # fmt: skip

@@ -55,7 +55,7 @@ def find_sources(arguments: list[str], follow_links: bool = False) -> tuple[list
     seen: set[Path] = set()
 
     def add(path: Path, name: str) -> None:
-        key = path.resolve()
+        key = real_path(path)
         if key not in seen:
             seen.add(key)
             sources.append(Source(path, name, kind_of(path)))
@@ -98,14 +98,14 @@ def folder_files(folder: Path, follow_links: bool = False) -> tuple[list[Path], 
     Returns:
         ``(files, outside)``: the files, sorted, and the links leading outside ``folder`` that were not followed.
     """
-    root = folder.resolve()
+    root = real_path(folder)
     files: list[Path] = []
     outside: list[Path] = []
     visited: set[Path] = set()
     for top, folders, names in os.walk(folder, followlinks=follow_links):
         here = Path(top)
         if follow_links:  # a link back up would walk for ever
-            real = here.resolve()
+            real = real_path(here)
             if real in visited:
                 folders[:] = []
                 continue
@@ -136,7 +136,16 @@ def is_inside(path: Path, folder: Path) -> bool:
     Returns:
         True if it does.
     """
-    return path.resolve().is_relative_to(folder.resolve())
+    return real_path(path).is_relative_to(real_path(folder))
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with every link on the way resolved; a link that loops stays as far as it resolves.
+
+    ``Path.resolve`` raises RuntimeError on a loop (Python 3.11 and 3.12); a loop in an input folder is the user's
+    file, to be skipped, not a crash.
+    """
+    return Path(os.path.realpath(path))
 
 
 def glob_root(pattern: str) -> Path:

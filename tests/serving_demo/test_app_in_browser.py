@@ -84,6 +84,11 @@ def test_webcam_streams_annotated_frames_and_stores_none(page):
     seen = page.locator("#webcam-annotated").get_attribute("src")
     page.wait_for_function("src => document.querySelector('#webcam-annotated').src !== src", arg=seen, timeout=30_000)
     page.locator("#smoothing input").check()
+    page.locator("#tracking input").uncheck()  # tracking off: every frame searched whole, frames keep coming
+    seen = page.locator("#webcam-annotated").get_attribute("src")
+    page.wait_for_function("src => document.querySelector('#webcam-annotated').src !== src", arg=seen, timeout=30_000)
+    stats.filter(has_text="1 face").wait_for(timeout=30_000)
+    page.locator("#tracking input").check()
     page.screenshot(path=str(SCREENSHOTS / "webcam.png"), full_page=True)
     page.locator("#camera button[aria-label='capture photo']").click()  # stop
     files_after = {p for p in cache.rglob("*") if p.is_file()} if cache.exists() else set()

@@ -6,7 +6,7 @@ import numpy as np
 
 from model_zoo.constants import FERPLUS_CLASS_NAMES
 from serving_demo.drawing import EMOTION_COLOURS, draw_faces, emotion_colour
-from serving_demo.recognizer import FaceResult
+from serving_demo.results import FaceResult
 
 
 def _face(emotion: str, box=(20, 40, 80, 80)) -> FaceResult:

@@ -1,10 +1,12 @@
 """Per-face smoothing of probabilities across webcam or video frames."""
 
+from dataclasses import replace
+
 import pytest
 
 from model_zoo.constants import CLASS_NAMES
 from serving_demo.face_smoothing import FaceSmoother, box_iou
-from serving_demo.recognizer import FaceResult
+from serving_demo.results import FaceResult
 
 
 def face(box, top: str, p: float = 0.6) -> FaceResult:
@@ -54,3 +56,18 @@ def test_box_iou_and_bad_settings():
         FaceSmoother(weight=0)
     with pytest.raises(ValueError, match="min_iou"):
         FaceSmoother(min_iou=1.5)
+
+
+def test_tracked_faces_are_smoothed_by_their_track_ids_whatever_their_boxes():
+    smoother = FaceSmoother(max_missing=1)
+    left, right = (10, 10, 100, 100), (300, 10, 100, 100)
+    smoother.update([replace(face(left, "Happy", 0.9), track_id=1), replace(face(right, "Sad", 0.9), track_id=2)])
+    # The two faces swapped places (boxes alone would mix them up) and each now reads a little Neutral.
+    out = smoother.update(
+        [replace(face(right, "Neutral", 0.5), track_id=1), replace(face(left, "Neutral", 0.5), track_id=2)]
+    )
+    assert [f.emotion for f in out] == ["Happy", "Sad"] and [f.track_id for f in out] == [1, 2]
+    assert out[0].box == right
+    for _ in range(2):
+        smoother.update([])
+    assert smoother.update([replace(face(left, "Fear"), track_id=1)])[0].emotion == "Fear"  # forgotten

@@ -7,9 +7,10 @@ from model_zoo.constants import CLASS_NAMES, FERPLUS_CLASS_NAMES
 from serving_demo.detectors import DEFAULT_DETECTOR, DETECTORS, make_detector
 from serving_demo.drawing import EMOTION_COLOURS, draw_faces
 from serving_demo.image_io import ImageInputError
-from serving_demo.recognizer import NO_FACE_MESSAGE, EmotionRecognizer, face_results
+from serving_demo.recognizer import EmotionRecognizer
+from serving_demo.results import NO_FACE_MESSAGE, face_results
 from tests.eight_class import eight_class_faces
-from tests.images import ASTRONAUT_FACE_CENTRE, astronaut, rotated_astronaut, two_astronauts
+from tests.images import ASTRONAUT_FACE_CENTRE, astronaut, frame_640x480, rotated_astronaut, two_astronauts
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +194,21 @@ def test_a_face_the_8_class_model_calls_contempt_is_drawn_in_contempts_colour(ei
     assert face.emotion == "Contempt"
     annotated = draw_faces(np.zeros((240, 240, 3), np.uint8), [face])
     assert tuple(annotated[90, 40]) == EMOTION_COLOURS["Contempt"]  # the box's left edge
+
+
+def test_a_stream_tracks_faces_with_ids_or_without_tracking_analyses_as_analyze_does(recognizer):
+    frames = [frame_640x480(np.roll(astronaut(), 4 * i, axis=1)) for i in range(12)]  # the face moving right
+    untracked = recognizer.stream(tracking=False).analyze_many(frames)
+    assert [a.to_dict() | {"detect_ms": 0, "classify_ms": 0, "total_ms": 0} for a in untracked] == [
+        recognizer.analyze(f).to_dict() | {"detect_ms": 0, "classify_ms": 0, "total_ms": 0} for f in frames
+    ]
+    assert "track_id" not in untracked[0].to_dict()["faces"][0] and untracked[0].faces[0].track_id is None
+    stream = recognizer.stream(full_every=5)
+    tracked = [stream.analyze(f) for f in frames]
+    assert [[face.track_id for face in a.faces] for a in tracked] == [[1]] * 12
+    assert tracked[3].to_dict()["faces"][0]["track_id"] == 1 and tracked[3].detector == DEFAULT_DETECTOR
+    assert stream.tracker.full_detections == 3 and stream.tracking and stream.detector_name == DEFAULT_DETECTOR
+    with pytest.raises(ValueError, match="Unknown backend 'onnx'"):
+        stream.analyze(frames[0], backend="onnx")
+    assert stream.tracker.frame == 12  # the refused frame did not move the tracks on
+    assert stream.analyze(frames[-1], backend="tflite-fp32").faces[0].track_id == 1

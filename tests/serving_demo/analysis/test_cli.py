@@ -27,7 +27,7 @@ def test_a_video_gives_a_record_per_frame_following_its_segments(video, tmp_path
         assert r["source"] == str(video) and (r["width"], r["height"]) == (640, 480)
         assert r["time_s"] == pytest.approx(r["frame"] / 30, abs=1e-3)
         for face in r["faces"]:
-            assert set(face) == {"box", "emotion", "confidence", "probabilities"}
+            assert set(face) == {"box", "emotion", "confidence", "probabilities", "track_id"} and face["track_id"] == 1
             assert list(face["probabilities"]) == list(CLASS_NAMES)
             assert sum(face["probabilities"].values()) == pytest.approx(1, abs=0.01)
             x, y, w, h = face["box"]
@@ -40,6 +40,8 @@ def test_a_video_gives_a_record_per_frame_following_its_segments(video, tmp_path
     shares = summary["videos"][str(video)]["share"]
     assert shares["Happy"] == pytest.approx(1 / 3, abs=0.07) and shares["no face"] == pytest.approx(1 / 3, abs=0.07)
     assert summary["files_analysed"] == 1 and summary["frames"] == 90
+    (person,) = summary["videos"][str(video)]["tracks"]  # one line per person
+    assert person["track_id"] == 1 and 54 <= person["frames"] <= 60 and person["emotion"] in ("Happy", "Surprise")
     annotated = cv2.VideoCapture(str(tmp_path / "ann" / Path(str(video).lstrip("/")).with_suffix(".annotated.mp4")))
     frames = 0
     while annotated.read()[0]:
@@ -74,13 +76,15 @@ def test_a_folder_with_bad_files_is_analysed_and_the_bad_ones_are_reported(tmp_p
     assert "skipped notes.txt" in err
     rows = list(csv.DictReader(out.open()))
     assert {r["source"] for r in rows} >= {"good.png", "bad/gray.png", "bad/exif_rotated.jpg"}
-    assert list(rows[0])[:12] == [
+    assert {r["track_id"] for r in rows} == {""}
+    assert list(rows[0])[:13] == [
         "source",
         "frame",
         "time_s",
         "width",
         "height",
         "face",
+        "track_id",  # a tracked run's column (by default), empty for photos
         "x",
         "y",
         "w",
@@ -116,22 +120,24 @@ def test_the_model_options_are_the_shared_ones_with_fer_analyzes_defaults():
     options = {a.dest: a for a in build_parser()._actions}
     assert options["backend"].choices == list(BACKENDS) and options["backend"].default == DEFAULT_BACKEND
     assert options["detector"].choices == list(DETECTORS) and options["detector"].default == DEFAULT_DETECTOR
-    assert options["artifacts"].default is None and options["artifacts"].metavar == "DIR"
+    assert options["artifacts"].default is None and options["artifacts"].metavar == "DIR|NAME"
 
 
 def test_the_arguments_become_the_runs_settings():
     args = build_parser().parse_args(
         ["a.jpg", "clips/", "-o", "out.csv", "--fps", "2", "--annotate", "ann", "--workers", "3", "--threads", "1",
          "--batch-frames", "8", "--overwrite", "--no-progress", "--backend", "keras", "--detector", "haar",
-         "--max-video-seconds", "60", "--max-frame-pixels", "0", "--follow-links"]
+         "--max-video-seconds", "60", "--max-frame-pixels", "0", "--follow-links", "--tracking", "off"]
     )  # fmt: skip
-    analysis = AnalysisOptions(fps=2.0, batch_frames=8, annotate_dir="ann", max_video_seconds=60, max_frame_pixels=None)
+    analysis = AnalysisOptions(
+        fps=2.0, batch_frames=8, annotate_dir="ann", max_video_seconds=60, max_frame_pixels=None, tracking=False
+    )
     assert settings_from(args) == RunSettings(
         paths=("a.jpg", "clips/"), output="out.csv", artifacts=None, backend="keras", detector="haar", threads=1,
         analysis=analysis, workers=3, overwrite=True, progress=False, follow_links=True,
     )  # fmt: skip
     defaults = settings_from(build_parser().parse_args(["a.jpg", "-o", "out.jsonl"]))
-    assert defaults == RunSettings(paths=("a.jpg",), output="out.jsonl")
+    assert defaults == RunSettings(paths=("a.jpg",), output="out.jsonl") and defaults.analysis.tracking
 
 
 @pytest.mark.parametrize(
@@ -140,7 +146,7 @@ def test_the_arguments_become_the_runs_settings():
         (["--output", "out.txt"], "fer-analyze: error: --output must end in .jsonl or .csv, not 'out.txt'"),
         (["--output", "o.jsonl", "--every", "0"], "fer-analyze: error: --every must be at least 1, not 0"),
         (["--output", "o.jsonl", "--workers", "0"], "fer-analyze: error: --workers and --batch-frames must be at"),
-        (["--output", "o.jsonl", "--artifacts", "nowhere"], "fer-analyze: error: No artifacts directory at nowhere"),
+        (["--output", "o.jsonl", "--artifacts", "nowhere"], "fer-analyze: error: No fer-export output at nowhere"),
         (["--output", "o.jsonl", "--runner", "beam", "--workers", "2"], "--annotate and --workers belong to the local"),
     ],
 )

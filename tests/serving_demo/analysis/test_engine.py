@@ -1,9 +1,11 @@
 """The analysis itself: the Python API, one file's records, a video's summary."""
 
+import cv2
 import pytest
 
 from serving_demo.analysis import analyze
 from serving_demo.analysis.engine import analyze_source, largest_face, video_summary
+from serving_demo.analysis.records import make_record
 from serving_demo.analysis.settings import AnalysisOptions
 from serving_demo.analysis.sources import Source
 
@@ -44,3 +46,20 @@ def test_a_videos_summary_gives_each_frames_time_to_its_largest_face():
     assert summary["seconds"] == {"Happy": 1.0, "Sad": 2.0, "no face": 1.5}
     assert summary["share"] == {"Happy": 0.2222, "Sad": 0.4444, "no face": 0.3333}
     assert largest_face(records[0]["faces"])["emotion"] == "Happy" and largest_face([]) is None
+
+
+def test_a_tracked_videos_faces_carry_their_track_id_and_untracked_records_are_as_before(video, recognizer):
+    source = Source(video, "clip.mp4", "video")
+    tracked = list(analyze_source(source, recognizer, AnalysisOptions(every=2, batch_frames=4)))
+    untracked = list(analyze_source(source, recognizer, AnalysisOptions(every=2, tracking=False)))
+    assert [[f["track_id"] for f in r["faces"]] for r in tracked] == [[1]] * 30 + [[]] * 15  # the face, then none
+    emotions = [[f["emotion"] for f in r["faces"]] for r in tracked]
+    same = sum(a == [f["emotion"] for f in b["faces"]] for a, b in zip(emotions, untracked))
+    assert same >= 0.97 * len(untracked)
+    # Without tracking, the records are what detecting and classifying every frame gave before tracking existed.
+    capture = cv2.VideoCapture(str(video))
+    frames = [capture.read()[1] for _ in range(90)][::2]
+    capture.release()
+    before = recognizer.analyze_many(frames, channel_order="bgr")
+    assert untracked == [make_record("clip.mp4", a.image_size, a.faces, 2 * i, i / 15) for i, a in enumerate(before)]
+    assert all("track_id" not in face for r in untracked for face in r["faces"])

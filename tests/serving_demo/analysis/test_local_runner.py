@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import cv2
+import pytest
 
 from serving_demo.analysis.cli import main
 from serving_demo.analysis.local_runner import FileResult, Task, TaskResult, Worker, plan_tasks, run_local, whole_files
@@ -20,22 +21,32 @@ def test_two_worker_processes_give_the_same_records(tmp_path, work_folder):
     assert sorted_lines(read_records(one)) == sorted_lines(read_records(two))
 
 
-def test_one_video_split_across_two_processes_gives_the_same_records(video, tmp_path):
+@pytest.mark.parametrize("tracking", ["on", "off"])
+def test_one_video_split_across_two_processes_gives_the_same_records(video, tmp_path, tracking):
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
-    assert main([str(video), "--output", str(one), "--no-progress"]) == 0
-    assert main([str(video), "--output", str(two), "--no-progress", "--workers", "2"]) == 0
-    assert read_records(one) == read_records(two)  # frame-accurate seeking, records in frame order
+    assert main([str(video), "--output", str(one), "--no-progress", "--tracking", tracking]) == 0
+    assert main([str(video), "--output", str(two), "--no-progress", "--workers", "2", "--tracking", tracking]) == 0
+    records = read_records(one)
+    assert records == read_records(two)  # frame-accurate seeking, records in frame order; track ids joined
+    ids = {face.get("track_id") for r in records for face in r["faces"]}
+    assert ids == ({1} if tracking == "on" else {None})  # one face through the split at frame 50
 
 
 def test_a_video_is_split_for_several_workers_unless_annotated(video, tmp_path):
     photo = Source(Path("a.jpg"), "a.jpg", "image")
     clip = Source(video, "clip.mp4", "video")
     broken = Source(tmp_path / "broken.mp4", "broken.mp4", "video")
-    assert plan_tasks([photo, clip], 1, AnalysisOptions()) == [Task(photo), Task(clip)]
-    assert plan_tasks([photo, clip, broken], 2, AnalysisOptions()) == [
+    untracked = AnalysisOptions(tracking=False)
+    assert plan_tasks([photo, clip], 1, untracked) == [Task(photo), Task(clip)]
+    assert plan_tasks([photo, clip, broken], 2, untracked) == [
         Task(photo), Task(clip, 0, 45), Task(clip, 45, None), Task(broken)
     ]  # fmt: skip
-    assert plan_tasks([clip], 3, AnalysisOptions(every=10)) == [Task(clip, 0, 30), Task(clip, 30, 60), Task(clip, 60)]
+    every_10 = AnalysisOptions(every=10, tracking=False)
+    assert plan_tasks([clip], 3, every_10) == [Task(clip, 0, 30), Task(clip, 30, 60), Task(clip, 60)]
+    # Tracked, a video is split only where a full detection is due: every 10 analysed frames by default.
+    assert plan_tasks([clip], 2, AnalysisOptions()) == [Task(clip, 0, 50), Task(clip, 50)]
+    assert plan_tasks([clip], 2, AnalysisOptions(every=3, full_every=5)) == [Task(clip, 0, 45), Task(clip, 45)]
+    assert plan_tasks([clip], 3, AnalysisOptions(every=10)) == [Task(clip)]  # too few full detections to share
     assert plan_tasks([clip], 2, AnalysisOptions(annotate_dir=str(tmp_path))) == [Task(clip)]
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from serving_demo.analysis.records import csv_header, format_records, make_record, output_format
-from serving_demo.recognizer import FaceResult
+from serving_demo.results import FaceResult
 
 CLASSES = ["Happy", "Sad"]
 
@@ -25,3 +25,16 @@ def test_a_csv_row_per_face_and_a_json_line_per_record():
     ]
     assert len(format_records(records, "jsonl", CLASSES).splitlines()) == 2
     assert csv_header(CLASSES)[-3:] == ["confidence", "p_Happy", "p_Sad"]
+
+
+def test_a_tracked_faces_record_and_csv_row_carry_its_track_id():
+    face = FaceResult((1, 2, 3, 4), "Sad", 0.75, {"Happy": 0.25, "Sad": 0.75}, track_id=7)
+    record = make_record("a.mp4", (64, 48), [face], 3, 0.1)
+    assert list(record["faces"][0]) == ["box", "emotion", "confidence", "probabilities", "track_id"]
+    assert record["faces"][0]["track_id"] == 7
+    photo = make_record("b.jpg", (10, 10), [FaceResult((0, 0, 5, 5), "Happy", 0.5, {"Happy": 0.5, "Sad": 0.5})])
+    assert format_records([record, photo], "csv", CLASSES, tracking=True).splitlines() == [
+        "a.mp4,3,0.1,64,48,0,7,1,2,3,4,Sad,0.75,0.25,0.75",
+        "b.jpg,,,10,10,0,,0,0,5,5,Happy,0.5,0.5,0.5",
+    ]
+    assert csv_header(CLASSES, tracking=True)[5:8] == ["face", "track_id", "x"]

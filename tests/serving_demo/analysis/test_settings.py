@@ -6,6 +6,7 @@ from dataclasses import replace
 import pytest
 
 from serving_demo.analysis.settings import MAX_FRAME_PIXELS, MAX_VIDEO_SECONDS, AnalysisOptions, RunSettings
+from serving_demo.tracking import CLASSIFY_EVERY, FULL_EVERY
 
 
 def test_the_settings_are_checked_before_anything_is_loaded():
@@ -30,7 +31,8 @@ def test_a_run_resumes_with_other_workers_threads_and_progress_but_not_other_sam
     assert settings.resume_key() == {
         "runner": "local", "paths": ["a", "b"], "detector": settings.detector, "backend": settings.backend,
         "artifacts": None, "every": 5, "fps": None, "annotate": "ann", "output": "out.jsonl", "follow_links": False,
-        "max_video_seconds": MAX_VIDEO_SECONDS, "max_frame_pixels": MAX_FRAME_PIXELS,
+        "max_video_seconds": MAX_VIDEO_SECONDS, "max_frame_pixels": MAX_FRAME_PIXELS, "tracking": "on",
+        "full_every": FULL_EVERY, "classify_every": CLASSIFY_EVERY,
     }  # fmt: skip
     other_run = RunSettings(("a", "b"), "out.jsonl", threads=1, workers=4, progress=False, analysis=settings.analysis)
     assert other_run.resume_key() == settings.resume_key()
@@ -39,6 +41,14 @@ def test_a_run_resumes_with_other_workers_threads_and_progress_but_not_other_sam
     shorter = replace(settings.analysis, max_video_seconds=60)
     assert RunSettings(("a", "b"), "out.jsonl", analysis=shorter).resume_key() != settings.resume_key()
     assert RunSettings(("a", "b"), "out.jsonl", follow_links=True).resume_key()["follow_links"] is True
+    # Tracked and untracked records never mix; untracked, the key is the one runs wrote before tracking existed.
+    untracked = RunSettings(("a", "b"), "out.jsonl", analysis=replace(settings.analysis, tracking=False))
+    tracked_only = ("tracking", "full_every", "classify_every")
+    assert untracked.resume_key() == {k: v for k, v in settings.resume_key().items() if k not in tracked_only}
+    with pytest.raises(ValueError, match="full_every must be at least 1"):
+        RunSettings(("a",), "out.jsonl", analysis=AnalysisOptions(full_every=0)).check()
+    with pytest.raises(ValueError, match="classify_every must be at least 1"):
+        RunSettings(("a",), "out.jsonl", analysis=AnalysisOptions(classify_every=0)).check()
 
 
 def test_each_process_gets_its_share_of_the_cores_unless_told():
