@@ -7,8 +7,7 @@ for a frame (``serving_demo.tracking.ClassifySchedule``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -18,27 +17,8 @@ from serving_demo.image_io import MAX_SIDE, load_image
 from serving_demo.results import Analysis, FoundFaces
 from serving_demo.tracking import CLASSIFY_EVERY, FULL_EVERY, ClassifySchedule, FaceTracker
 
-
-class Recognizer(Protocol):
-    """What a stream needs of its recognizer (``EmotionRecognizer``): detectors, cutting out and classifying."""
-
-    backend: str
-
-    def face_detector(self, detector: str | FaceDetector | None = None) -> FaceDetector: ...
-
-    def predictor(self, name: str | None = None) -> object: ...
-
-    def cut_out_faces(
-        self,
-        rgb: np.ndarray,
-        detector_name: str,
-        detect: Callable[[np.ndarray], list[Detection]],
-        select: Callable[[list[Detection]], list[bool]] | None = None,
-    ) -> FoundFaces: ...
-
-    def classify_found(
-        self, found: list[FoundFaces], backend: str | None = None, latest: dict[int, np.ndarray] | None = None
-    ) -> list[Analysis]: ...
+if TYPE_CHECKING:  # for the annotations only: the recognizer imports this module
+    from serving_demo.recognizer import EmotionRecognizer
 
 
 class FaceStream:
@@ -61,7 +41,7 @@ class FaceStream:
 
     def __init__(
         self,
-        recognizer: Recognizer,
+        recognizer: EmotionRecognizer,
         tracking: bool = True,
         detector: str | FaceDetector | None = None,
         full_every: int = FULL_EVERY,

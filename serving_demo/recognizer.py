@@ -156,32 +156,8 @@ class EmotionRecognizer:
             ImageInputError: if ``image`` cannot be used (the message says why).
             ValueError: on an unknown or missing backend, or an unknown detector.
         """
-        return self.analyze_many([image], backend, channel_order, detector)[0]
-
-    def analyze_many(
-        self,
-        images,
-        backend: str | None = None,
-        channel_order: str = "rgb",
-        detector: str | FaceDetector | None = None,
-    ) -> list[Analysis]:
-        """``analyze`` for several images (e.g. frames of a video): faces found per image, classified in one batch.
-
-        Each analysis's ``classify_ms`` is its share of the batch's time, by its number of faces.
-
-        Args:
-            images: Images in any form ``analyze`` takes.
-            backend, channel_order, detector: As for ``analyze``.
-
-        Returns:
-            One ``Analysis`` per image, in order.
-
-        Raises:
-            ImageInputError: if an image cannot be used (the message says why); nothing is classified then.
-            ValueError: on an unknown or missing backend, or an unknown detector.
-        """
-        self._check_backend(backend or self.backend)  # before any work, as the images may be many
-        return self.classify_found([self.find_faces(image, channel_order, detector) for image in images], backend)
+        self._check_backend(backend or self.backend)  # before the detector runs
+        return self.classify_found([self.find_faces(image, channel_order, detector)], backend)[0]
 
     def classify_found(
         self, found: list[FoundFaces], backend: str | None = None, latest: dict[int, np.ndarray] | None = None

@@ -12,11 +12,8 @@ copies, timelines and resuming belong to the local runner.
 from __future__ import annotations
 
 import json
-import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -24,14 +21,13 @@ import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from serving_demo.analysis.beam_output import KEPT, BeamOutput
-from serving_demo.analysis.outputs import OutputError, failure_reason, output_error
+from serving_demo.analysis.beam_errors import beam_errors_not_logged, pipeline_error
+from serving_demo.analysis.beam_output import BeamOutput
 from serving_demo.analysis.settings import AnalysisOptions, RunSettings
 from serving_demo.analysis.sources import Source, find_sources
 from serving_demo.tracking import CLASSIFY_EVERY, FULL_EVERY
 
 FACES, SKIPPED, REUSED = "faces", "skipped", "reused"
-OS_ERROR_TEXT = re.compile(r"\w*Error: \[Errno \d+\] ([^\[\n]+)")  # an OSError in a worker's traceback text
 
 
 class EmotionModelHandler(ModelHandler[np.ndarray, np.ndarray, object]):
@@ -274,53 +270,6 @@ def run_beam(
         build_pipeline(pipeline, sources, settings, class_names, output, write_to)
 
 
-def pipeline_error(error: Exception, output: str) -> Exception:
-    """What to raise for an error of the pipeline: an ``OutputError`` for a file system's error while writing
-    ``output`` (a full disk, a read-only folder), one line for another file system error, else ``error`` itself.
-
-    Beam re-raises a step's error as a ``RuntimeError`` naming the step, with the original as its context (in
-    this process) or in its text (from worker processes).
-
-    Args:
-        error: What running the pipeline raised.
-        output: The records' file.
-
-    Returns:
-        The error to raise.
-    """
-    cause: BaseException | None = error
-    seen: set[int] = set()
-    while cause is not None and id(cause) not in seen and not isinstance(cause, OSError):
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    cause = cause if isinstance(cause, OSError) else None
-    text = str(error)
-    in_text = OS_ERROR_TEXT.search(text)
-    if cause is None and in_text is None:
-        return error
-    reason = failure_reason(cause) if cause is not None else in_text.group(1).strip()
-    if isinstance(cause, OutputError):
-        return cause
-    if "while running 'Write" in text:
-        return output_error(output, OSError(0, reason), KEPT)
-    return OSError(f"the Beam pipeline failed: {reason}")
-
-
-@contextmanager
-def _beam_errors_not_logged() -> Iterator[None]:
-    """Keep Beam from logging a failed step's traceback: its error is raised, and reported in one line."""
-    logger = logging.getLogger("apache_beam.runners.common")
-
-    def quiet(record: logging.LogRecord) -> bool:
-        return record.exc_info is None
-
-    logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        logger.removeFilter(quiet)
-
-
 @dataclass(frozen=True)
 class BeamRunSummary:
     """What a Beam run did.
@@ -400,7 +349,7 @@ def analyze_with_beam(
     out.start(key, settings.overwrite)
     staged = (out.staging(out.output), out.staging(out.skipped))
     try:
-        with _beam_errors_not_logged():
+        with beam_errors_not_logged():
             run_beam(sources, worker_settings, class_names, settings.output, ["--runner", runner, *beam_args], staged)
     except Exception as e:
         out.discard()

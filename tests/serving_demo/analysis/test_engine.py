@@ -60,6 +60,6 @@ def test_a_tracked_videos_faces_carry_their_track_id_and_untracked_records_are_a
     capture = cv2.VideoCapture(str(video))
     frames = [capture.read()[1] for _ in range(90)][::2]
     capture.release()
-    before = recognizer.analyze_many(frames, channel_order="bgr")
+    before = [recognizer.analyze(frame, channel_order="bgr") for frame in frames]
     assert untracked == [make_record("clip.mp4", a.image_size, a.faces, 2 * i, i / 15) for i, a in enumerate(before)]
     assert all("track_id" not in face for r in untracked for face in r["faces"])
