@@ -59,6 +59,15 @@ def _seeded(request):
     seed_everything(request.config.getoption("--test-seed"))
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Session, package, module and class fixtures start from ``--test-seed`` too: pytest sets them up before the
+    first test that needs them runs ``_seeded``, so they would see whatever state the test before left."""
+    if fixturedef.scope != "function":
+        seed_everything(request.config.getoption("--test-seed"))
+    return (yield)
+
+
 _DURATIONS: dict[str, float] = {}  # test id -> seconds, summed over setup, call and teardown
 
 

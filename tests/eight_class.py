@@ -43,26 +43,51 @@ def eight_class_faces(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(base + rng.normal(0, 20, (n, 48, 48)), 0, 255).astype(np.uint8)[..., None], labels
 
 
-def _train(seed: int):
-    """seed_cnn_tiny with 8 outputs, trained a few steps, then its BatchNorm statistics recomputed.
+ATTEMPTS = 4  # trainings tried, from seeds derived from the session's --test-seed, before the fixture gives up
+MIN_MARGIN = 0.05  # of the top class over the second on every training face: 12 steps of the int8 outputs (1/256)
 
-    90 steps leave the moving statistics behind the weights; recomputed on the training faces, the model is right
-    on every generated face, its top class ahead by 0.2 or more (measured): confident enough for the int8 gate.
-    """
+
+def _train_once(seed: int, images: np.ndarray, labels: np.ndarray):
     import keras
 
     from model_zoo import create_model
     from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
 
-    images, labels = eight_class_faces(240, seed=1)
     keras.utils.set_random_seed(seed)
-    epochs, batch_size = 6, 16
+    epochs, batch_size = 10, 16
     schedule = keras.optimizers.schedules.CosineDecay(1e-2, decay_steps=epochs * -(-len(labels) // batch_size))
     model = create_model("seed_cnn_tiny", num_classes=EIGHT, conv_dropout=0.0, dense_dropout=0.0)
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy")
     model.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=0)
     recalibrate_batchnorm(model, images, 256)
-    return model, images
+    return model
+
+
+def _train(seed: int):
+    """seed_cnn_tiny with 8 outputs, trained 400 steps, then its BatchNorm statistics recomputed.
+
+    The moving statistics lag behind the weights; recomputed on the training faces, the model is right on every
+    generated face, its top class well ahead: confident enough for the int8 gate. The 8 classes differ by
+    brightness alone, and a shorter training (240 faces, 90 steps) left one class without an interval of its own
+    under some seeds (--test-seed 7: class 1, 12345: class 3, every face of it wrong; 1: right by 0.04 only).
+    640 faces and 400 steps were right on every measured face for seeds 1, 5, 7 and 12345 (margins 0.10-0.46)
+    and missed one face at seed 3. The tests on this model check its export, not its training, so a training
+    that missed (wrong on a training face, or right by less than ``MIN_MARGIN``) is redone from the next derived
+    seed: deterministic for each --test-seed. The faces the tests measure (``eight_class_faces(160, seed=2)``)
+    play no part in the choice.
+    """
+    images, labels = eight_class_faces(640, seed=1)
+    misses = []
+    for attempt in range(ATTEMPTS):
+        model = _train_once(seed + 1000 * attempt, images, labels)
+        probs = np.asarray(model.predict_on_batch(images))
+        right = float((probs.argmax(axis=1) == labels).mean())
+        top2 = np.sort(probs, axis=1)[:, -2:]
+        margin = float((top2[:, 1] - top2[:, 0]).min())
+        if right == 1.0 and margin >= MIN_MARGIN:
+            return model, images
+        misses.append(f"seed {seed + 1000 * attempt}: {right:.1%} right, margin {margin:.3f}")
+    raise RuntimeError(f"no confident 8-class model in {ATTEMPTS} trainings: " + "; ".join(misses))
 
 
 def eight_class_model(tmp_path_factory: pytest.TempPathFactory, seed: int) -> EightClass:

@@ -85,8 +85,12 @@ def test_any_size_gray_or_rgb_gives_probabilities(model, shape):
     assert probs.shape == (shape[0], NUM_CLASSES) and probs.dtype == np.float32
     assert np.isfinite(probs).all() and (probs >= 0).all()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    # predict_on_batch (the ``keras`` backend) computes the same as the eager call.
-    np.testing.assert_allclose(np.asarray(model.predict_on_batch(_images(shape))), probs, atol=1e-6)
+    # predict_on_batch (the ``keras`` backend) computes the same as the eager call, up to float32 rounding: the
+    # compiled graph fuses and orders the sums differently, and a confident softmax output near 0.7 came out
+    # 1.2e-6 apart (seed_cnn_tiny, --test-seed 12345; vgg13 at 7), over the 1e-6 this allowed. 1e-5 is the
+    # SavedModel's tolerance below, and still far under what a graph run in training mode changes (the trained
+    # models' outputs spread by 0.4-0.9 over faces).
+    np.testing.assert_allclose(np.asarray(model.predict_on_batch(_images(shape))), probs, atol=1e-5)
 
 
 def test_gray_and_rgb_copies_of_one_face_agree(model):
