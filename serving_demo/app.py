@@ -27,7 +27,6 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fer_runtime.atomic_files import write_bytes_atomic  # noqa: E402
-from model_zoo.constants import CLASS_NAMES  # noqa: E402
 from serving_demo import EXAMPLES_DIR  # noqa: E402
 from serving_demo.auth import Logins  # noqa: E402
 from serving_demo.backend_comparison import TABLE_HEADERS, compare_backends, comparison_chart  # noqa: E402
@@ -55,10 +54,14 @@ AUTH_MESSAGE = "Log in with a user of the demo's auth file."
 BANNER_STYLE = (
     "background:#fef3c7;color:#78350f;border:2px solid #d97706;border-radius:8px;padding:10px 14px;font-weight:600"
 )
-ABOUT = f"""\
+
+
+def about(class_names: tuple[str, ...]) -> str:
+    """The page's heading text, naming the classes of the model it serves (7 FER2013 emotions, or 8 with FER+)."""
+    return f"""\
 # Facial emotion recognition
-Every frontal face in the picture gets a box and one of {len(CLASS_NAMES)} emotions ({", ".join(CLASS_NAMES)}),
-from a small CNN trained on FER2013. The **face detector** is MediaPipe's BlazeFace on LiteRT (or OpenCV's
+Every frontal face in the picture gets a box and one of {len(class_names)} emotions ({", ".join(class_names)}),
+from a small CNN trained on FER2013's faces. The **face detector** is MediaPipe's BlazeFace on LiteRT (or OpenCV's
 Haar cascade, the classic); the **backend** runs the same model as a full SavedModel/Keras graph or as
 TFLite (float32, float16, dynamic-range or full int8): switch either to compare accuracy and latency. Nothing is
 stored and nothing leaves this machine. Not for decisions about people: FER2013 is small, skewed
@@ -221,7 +224,7 @@ def build_demo(
                 f'<div role="alert" style="{BANNER_STYLE}">&#9888; {escape(NO_AUTH_BANNER)}</div>',
                 elem_id="no-auth-banner",
             )
-        gr.Markdown(ABOUT)
+        gr.Markdown(about(recognizer.class_names))
         backend = gr.Radio(
             recognizer.available_backends(),
             value=recognizer.backend,
