@@ -29,6 +29,11 @@ measures the ``fer`` package's ``detect_emotions`` (PyPI ``fer``, never a depend
 a separate virtualenv) and the recognizer at its defaults on the same 640x480 one-face frame, one after the other,
 at the same thread count, and prints both side by side with the ratio (JSON: ``fer_package``). Every run does it
 when the interpreter of ``--fer-python``, or by default this one, has ``fer``; otherwise one line says how to get it.
+
+    fer-bench --no-backends --e2e-iterations 0 --tracked-video 300 --json tracked.json
+
+runs ``fer-analyze`` on a synthetic 640x480 30 fps one-face clip with ``--tracking off`` and ``on`` (median of 3 runs
+each, one process): frames a second and the share of frames with the same emotion (JSON: ``tracked_video``).
 """
 
 from __future__ import annotations
@@ -131,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
         "it can import fer, else the row is left out with a note)",
     )
     parser.add_argument(
+        "--tracked-video",
+        type=int,
+        default=0,
+        metavar="FRAMES",
+        help="also run fer-analyze on a synthetic 640x480 30 fps clip of FRAMES frames with --tracking off and on, "
+        "median of 3 runs each, one process: frames/s and the share of frames with the same emotion "
+        "(default: 0, skip)",
+    )
+    parser.add_argument(
         "--calibrate-framing",
         action="store_true",
         help="measure each detector's box against FER2013's face frame on faces of --split (needs --data), "
@@ -174,6 +188,8 @@ def _bench(args: argparse.Namespace) -> None:
     from export.benchmarks.backends import format_table, load_bench_inputs, plot_results, run_bench
     from model_zoo.pretrained import resolve_artifacts
 
+    if args.tracked_video < 0:
+        raise CommandError(f"--tracked-video is a number of frames (0 to skip), not {args.tracked_video}")
     if (args.faces_in_frames or args.calibrate_framing) and not args.data:
         raise CommandError("--faces-in-frames and --calibrate-framing need FER2013 faces: give --data")
     args.artifacts = str(resolve_artifacts(args.artifacts))
@@ -205,11 +221,17 @@ def _bench(args: argparse.Namespace) -> None:
         )
         print(format_faces_in_frames(faces_in_frames))
     fer_package = _fer_package(args) if args.e2e_iterations else None
+    tracked_video = None
+    if args.tracked_video:
+        from export.benchmarks.tracked_video import format_tracked_video, run_tracked_video
+
+        tracked_video = run_tracked_video(args.tracked_video, 3, args.artifacts, threads=max(args.threads))
+        print(format_tracked_video(tracked_video))
     _write_json(args.json, {
         "artifacts": str(args.artifacts), "data": args.data, "split": args.split if args.data else None,
         "labels": label_mode,
         "faces": int(len(faces)), "cpu_count": os.cpu_count(), "detector": args.detector, "results": results,
-        "faces_in_frames": faces_in_frames, "fer_package": fer_package,
+        "faces_in_frames": faces_in_frames, "fer_package": fer_package, "tracked_video": tracked_video,
     })  # fmt: skip
     if args.plot and results:
         plot_results(results, args.plot)

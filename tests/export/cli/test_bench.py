@@ -65,3 +65,14 @@ def test_the_row_measures_fer_and_the_recognizer_on_the_same_frame(tmp_path, cap
     assert row["ours_backend"] == "tflite-int8" and row["ours_detector"] == "blazeface"
     assert "fer 0.0-standin: FER(mtcnn=False).detect_emotions" in printed
     assert "as fast as fer's detect_emotions" in printed and "threads: both pinned to 1" in printed
+
+
+def test_the_tracked_video_row_compares_tracking_off_and_on_on_one_clip(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["--no-backends", "--e2e-iterations", "0", "--tracked-video", "24", "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["tracked_video"]
+    assert row["frames"] == 24 and row["repeats"] == 3 and len(row["runs_on"]) == len(row["runs_off"]) == 3
+    assert row["fps_on"] > 0 and row["fps_off"] > 0 and 0.9 <= row["agreement"] <= 1.0
+    assert row["faces_on"] >= 20 and row["tracks"] == [1]  # one face, one track
+    assert "tracking on:" in capsys.readouterr().out
+    assert main(["--no-backends", "--e2e-iterations", "0", "--tracked-video", "-1"]) == 2
