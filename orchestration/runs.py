@@ -11,7 +11,7 @@ import time
 import uuid
 from pathlib import Path
 
-from orchestration.settings import PipelineSettings
+from orchestration.settings import SETTINGS_FILE, PipelineSettings
 from orchestration.stage_cache import read_progress
 from orchestration.stage_results import BlessingDecision
 from orchestration.stages.common import BLESSING_FILE
@@ -36,7 +36,7 @@ def check_local_inputs(settings: PipelineSettings, run_id: str) -> None:
 
     Raises:
         FileNotFoundError: if the data, the FER+ vote file of FER+ labels or the baseline are missing.
-        ValueError: if the run id was used before under this root.
+        ValueError: if the run id names a finished run, or another run's settings (``check_run_id``).
     """
     from model_zoo.artifacts import artifact_path
     from pipeline.fer2013_sources import find_source
@@ -49,8 +49,35 @@ def check_local_inputs(settings: PipelineSettings, run_id: str) -> None:
     if settings.baseline and not artifact_path(settings.baseline, "keras").is_file():
         raise FileNotFoundError(f"--baseline {settings.baseline} holds no model.keras: give a fer-export directory "
                                 "or a pushed version")  # fmt: skip
-    if (Path(settings.root) / "runs" / run_id).exists():
-        raise ValueError(f"run {run_id} exists under {settings.root}: give another --run-id, or leave it out")
+    check_run_id(settings, run_id)
+
+
+def check_run_id(settings: PipelineSettings, run_id: str) -> None:
+    """Refuse a run id used before under the root, unless it names an unfinished run with the same settings: the
+    same command after a kill goes on with that run (its finished stages reused, its training resumed).
+
+    Args:
+        settings: The run's settings (paths absolute).
+        run_id: The run's id.
+
+    Raises:
+        ValueError: if the run finished (it has its lineage) or was made with other settings.
+    """
+    directory = Path(settings.root) / "runs" / run_id
+    if not directory.exists():
+        return
+    if (directory / LINEAGE_FILE).exists():
+        raise ValueError(
+            f"run {run_id} exists under {settings.root} and finished: give another --run-id, or leave it out"
+        )
+    try:
+        recorded = json.loads((directory / SETTINGS_FILE).read_text())
+    except (OSError, ValueError):
+        recorded = None
+    if recorded != settings.to_dict():
+        raise ValueError(
+            f"run {run_id} exists under {settings.root} with other settings: give another --run-id, or leave it out"
+        )
 
 
 def progress_lines(root: str | Path, run_id: str) -> list[str]:

@@ -29,6 +29,7 @@ SEARCH_TAKES = ("data", "data_dir", "max_train_examples", "max_eval_examples", "
                 "precision", "seed", "verbose", "labels", "ferplus")  # fmt: skip
 DEFAULT_IMAGE = "fer-pipeline:latest"  # the container image of a compiled pipeline: this project, installed with .[kfp]
 PATH_SETTINGS = ("root", "push_dir", "baseline")
+SETTINGS_FILE = "settings.json"  # in every run directory
 PATH_OVERRIDES = ("data", "data_dir", "ferplus")  # the training settings that are local paths
 
 

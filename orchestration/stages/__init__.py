@@ -16,7 +16,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 
-from orchestration.settings import PipelineSettings
+from orchestration.settings import SETTINGS_FILE, PipelineSettings
 from orchestration.stage_cache import read_progress, record_progress, run_dir
 from orchestration.stage_results import UPSTREAM_TYPES, CandidateResults, JsonRecord
 from orchestration.stages.bench import bench_stage
@@ -120,7 +120,7 @@ def run_stage(name: str, settings: str, run_id: str, **upstream: str) -> str:
     root = values.get("root", PipelineSettings.root)
     try:
         if name == "data":
-            write_json(run_dir(root, run_id) / "settings.json", values)
+            write_json(run_dir(root, run_id) / SETTINGS_FILE, values)
         result = STAGES[name](PipelineSettings.from_dict(values), run_id, **upstream_results(upstream))
     except BaseException as e:
         events = read_progress(root, run_id)

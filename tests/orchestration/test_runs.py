@@ -44,3 +44,21 @@ def test_a_root_without_runs_or_a_run_without_progress_is_refused(tmp_path):
     run_dir(tmp_path, "empty")
     with pytest.raises(FileNotFoundError, match="run empty has no progress log under"):
         status_lines(tmp_path)
+
+
+def test_an_unfinished_run_with_the_same_settings_goes_on_under_its_id(tmp_path):
+    from orchestration.runs import check_run_id
+    from orchestration.settings import SETTINGS_FILE, PipelineSettings
+    from pipeline.lineage import LINEAGE_FILE
+
+    settings = PipelineSettings(root=str(tmp_path)).with_absolute_paths()
+    check_run_id(settings, "new")  # never used: fine
+    run = run_dir(tmp_path, "killed")  # made on the way
+    (run / SETTINGS_FILE).write_text(json.dumps(settings.to_dict()))
+    check_run_id(settings, "killed")  # killed before its lineage: the same command goes on with it
+    other = PipelineSettings(root=str(tmp_path), min_accuracy=0.5).with_absolute_paths()
+    with pytest.raises(ValueError, match="run killed exists under .* with other settings"):
+        check_run_id(other, "killed")
+    (run / LINEAGE_FILE).write_text("{}")
+    with pytest.raises(ValueError, match="run killed exists under .* and finished"):
+        check_run_id(settings, "killed")
