@@ -38,7 +38,10 @@ def test_fer_plus_settings_are_checked_before_anything_runs(tmp_path, fer_csv):
     assert code == 2 and "is the FER+ file of the FER+ label modes" in err
     code, _, err = invoke("--root", str(root), "--data", str(fer_csv), "--labels", "ferplus-majority")
     assert code == 2 and "there is no fer2013new.csv beside" in err  # before the data stage, not in it
+    # The search takes the labels (fer-tune --labels), so with --tuner the FER+ file is checked as without.
     code, _, err = invoke("--root", str(root), "--data", str(fer_csv), "--labels", "ferplus-majority", "--tuner",
                           "random")  # fmt: skip
-    assert code == 2 and "With --tuner, the search and the preset decide labels" in err
+    assert code == 2 and "there is no fer2013new.csv beside" in err
+    code, _, err = invoke("--root", str(root), "--data", str(fer_csv), "--label-smoothing", "0.1", "--tuner", "random")
+    assert code == 2 and "With --tuner, the search and the preset decide label_smoothing" in err
     assert not root.exists()
