@@ -19,7 +19,6 @@ import pytest
 
 from model_zoo.constants import FERPLUS_CLASS_NAMES, read_labels
 from pipeline import recipe
-from pipeline.cli.train import main as fer_train_main
 from pipeline.config import TrainConfig
 from pipeline.tuning import (
     BASE_SHAPES,
@@ -28,11 +27,11 @@ from pipeline.tuning import (
     SearchConfig,
     check_project_dir,
     run_search,
-    tuning_role,
 )
-from pipeline.tuning.cli import build_parser, main
+from pipeline.tuning.cli import main
 from serving_demo.local_server import free_port
 from tests.fer_fixtures import ROOT
+from tests.pipeline.tuning.helpers import cli_args
 
 TINY = BASE_SHAPES["seed_cnn_tiny"]
 
@@ -50,28 +49,6 @@ def _config(fer_csv, data_dir, **overrides) -> SearchConfig:
         **overrides,
     }
     return SearchConfig(**settings)
-
-
-def _cli_args(project: Path, fer_csv, data_dir, *extra: str) -> list[str]:
-    return [
-        "--project-dir",
-        str(project),
-        "--data",
-        str(fer_csv),
-        "--data-dir",
-        str(data_dir),
-        "--model",
-        "seed_cnn_tiny",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "32",
-        "--max-train-examples",
-        "96",
-        "--verbose",
-        "0",
-        *extra,
-    ]
 
 
 def _read_trials(project: Path) -> list[dict]:
@@ -144,20 +121,6 @@ def test_a_search_saved_before_presets_existed_resumes_and_another_preset_is_ref
         check_project_dir(project, dataclasses.replace(config, preset="ship"), "local")
 
 
-def test_fer_tune_help_shows_every_default_without_loading_tensorflow():
-    code = (
-        "import sys; from pipeline.tuning.cli import build_parser; build_parser().format_help(); "
-        "print([m for m in ('tensorflow', 'keras', 'keras_tuner') if m in sys.modules])"
-    )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]", out.stderr
-    actions = [a for a in build_parser()._actions if a.dest != "help"]
-    assert {a.dest for a in actions} >= {f.name for f in dataclasses.fields(SearchConfig)}
-    for action in actions:
-        assert "(default:" in action.help, action.dest
-    assert build_parser().parse_args([]).preset == "seed"
-
-
 def test_random_search_resumes_where_it_stopped(resumed_random_search):
     project, first, second, trial0 = resumed_random_search
     assert [r["trial"] for r in first.trials] == ["0"]
@@ -222,7 +185,7 @@ def test_bayesian_search(tmp_path, fer_csv, data_dir):
 def test_failed_trials_are_reported_and_a_search_without_success_exits_nonzero(tmp_path, fer_csv, data_dir, capsys):
     project = tmp_path / "failing"
     # Keras Tuner fails every trial whose model has more parameters than --max-model-size.
-    args = _cli_args(project, fer_csv, data_dir, "--max-model-size", "10", "--max-trials", "5")
+    args = cli_args(project, fer_csv, data_dir, "--max-model-size", "10", "--max-trials", "5")
     assert main([*args, "--max-consecutive-failures", "2"]) == 1
     err = capsys.readouterr().err
     assert "No trial completed" in err and "Oversized model" in err and "trials.md" in err
@@ -236,35 +199,10 @@ def test_failed_trials_are_reported_and_a_search_without_success_exits_nonzero(t
     assert not (project / "best_hyperparameters.json").exists()
 
 
-def test_bad_input_gives_clear_errors(tmp_path, fer_csv, data_dir, capsys, monkeypatch):
-    assert main(["--project-dir", str(tmp_path / "p")]) == 2
-    assert "No data given: pass --data" in capsys.readouterr().err
-    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--max-trials", "0")) == 2
-    assert "max_trials must be at least 1, got 0" in capsys.readouterr().err
-    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--time-budget", "-5")) == 2
-    assert "time_budget must be a positive number" in capsys.readouterr().err
-    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "width=1")) == 2
-    assert "Cannot fix width: the search space has width_multiplier" in capsys.readouterr().err
-    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "dense_units")) == 2
-    assert "--fixed takes NAME=NUMBER" in capsys.readouterr().err
-    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, "--fixed", "conv_dropout=5")) == 2
-    assert "--fixed conv_dropout=5 is out of range: conv_dropout takes a rate in [0, 1)" in capsys.readouterr().err
-    monkeypatch.setenv("KERASTUNER_ORACLE_IP", "127.0.0.1")
-    assert main(_cli_args(tmp_path / "p", fer_csv, data_dir)) == 2
-    assert "KERASTUNER_ORACLE_PORT and KERASTUNER_TUNER_ID are not" in capsys.readouterr().err
-    assert (
-        tuning_role(
-            {"KERASTUNER_ORACLE_IP": "127.0.0.1", "KERASTUNER_ORACLE_PORT": "8000"} | {"KERASTUNER_TUNER_ID": "chief"}
-        )
-        == "chief"
-    )
-    assert not (tmp_path / "p").exists()  # nothing written on bad input
-
-
 def test_retrain_best_makes_an_exportable_fer_train_run(resumed_random_search, fer_csv, data_dir, tmp_path, capsys):
     project = resumed_random_search[0]
     run_dir = tmp_path / "retrained"
-    args = _cli_args(project, fer_csv, data_dir, "--max-trials", "2", "--retrain-best", str(run_dir))
+    args = cli_args(project, fer_csv, data_dir, "--max-trials", "2", "--retrain-best", str(run_dir))
     assert main([*args, "--retrain-epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert f"fer-export {run_dir}" in out and "retrained validation: accuracy" in out
@@ -292,7 +230,7 @@ def ferplus_soft_search(tmp_path_factory, ferplus_csv, data_dir):
         built.append((config, model.output_shape[-1]))
         return model
 
-    args = _cli_args(project, ferplus_csv, data_dir, "--labels", "ferplus-soft", "--max-trials", "1")
+    args = cli_args(project, ferplus_csv, data_dir, "--labels", "ferplus-soft", "--max-trials", "1")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(recipe, "build_compiled_model", recording_build)
         assert main(args) == 0
@@ -332,17 +270,6 @@ def test_a_resume_with_other_labels_is_refused(ferplus_soft_search, ferplus_csv,
     assert json.loads((project / "search_config.json").read_text())["labels"] == "ferplus-soft"
 
 
-def test_ferplus_with_fer2013_labels_is_refused_as_fer_train_refuses_it(tmp_path, fer_csv, data_dir, capsys):
-    votes = str(tmp_path / "fer2013new.csv")
-    assert fer_train_main(["--data", str(fer_csv), "--ferplus", votes, "--run-dir", str(tmp_path / "run")]) == 2
-    fer_train = capsys.readouterr().err.strip().removeprefix("fer-train: error: ")
-    assert fer_train.startswith(f"ferplus ({votes}) is the FER+ file of the FER+ label modes")
-    for labels in ([], ["--labels", "fer2013"]):
-        assert main(_cli_args(tmp_path / "p", fer_csv, data_dir, *labels, "--ferplus", votes)) == 2
-        assert capsys.readouterr().err.strip() == f"fer-tune: error: {fer_train}"
-    assert not (tmp_path / "p").exists() and not (tmp_path / "run").exists()
-
-
 @pytest.mark.slow  # three processes: a chief and two workers
 def test_distributed_search_with_a_chief_and_two_workers(tmp_path, fer_csv, data_dir):
     from pipeline.fer2013_dataset import load_fer2013
@@ -351,7 +278,7 @@ def test_distributed_search_with_a_chief_and_two_workers(tmp_path, fer_csv, data
     load_fer2013(fer_csv, data_dir)
     project = tmp_path / "distributed"
     port = str(free_port())
-    command = [sys.executable, "-m", "pipeline.tuning.cli", *_cli_args(project, fer_csv, data_dir, "--max-trials", "2")]
+    command = [sys.executable, "-m", "pipeline.tuning.cli", *cli_args(project, fer_csv, data_dir, "--max-trials", "2")]
     deadline = time.monotonic() + 240  # every process is killed by then
     procs: dict[str, subprocess.Popen] = {}
     logs = {name: tmp_path / f"{name}.log" for name in ("chief", "tuner0", "tuner1")}
@@ -400,7 +327,7 @@ def test_a_search_killed_mid_trial_resumes_and_reruns_that_trial(tmp_path, fer_c
     load_fer2013(fer_csv, data_dir)
     project = tmp_path / "killed"
     # Many epochs, so that trial 1 is surely still running when it is killed.
-    args = _cli_args(project, fer_csv, data_dir, "--max-trials", "2")
+    args = cli_args(project, fer_csv, data_dir, "--max-trials", "2")
     log_path = tmp_path / "killed.log"
     with open(log_path, "w") as out:
         proc = subprocess.Popen(
