@@ -3,8 +3,8 @@
 Detectors frame faces differently (BlazeFace's box is tight around eyes, nose and mouth; Haar's a little
 wider), and FER2013's faces include the forehead and chin. ``FRAMINGS`` holds, per detector, where the FER2013
 face square lies relative to that detector's box, as measured by ``fer-bench --calibrate-framing`` on FER2013
-training faces pasted into scenes (``export.framing_calibration``). With ``align``, faces whose eyes the detector
-located are turned upright (roll correction) before they are cut out.
+training faces pasted into scenes (``export.benchmarks.faces_in_frames.calibrate_framing``). With ``align``, faces
+whose eyes the detector located are turned upright (roll correction) before they are cut out.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ class FacesInFrames:
     frames: list[np.ndarray] = field(default_factory=list)
     boxes: list[list[tuple[int, int, int, int]]] = field(default_factory=list)
     face_ids: list[list[int]] = field(default_factory=list)
+    pastes: list[list[tuple[float, float]]] = field(default_factory=list)  # per face: (rotation in degrees, gain)
     faces: np.ndarray | None = None  # (N, 48, 48, 1) the faces as FER2013 has them
     labels: np.ndarray | None = None  # (N,)
 
@@ -108,6 +109,7 @@ def make_faces_in_frames(
         frame = _scene_frame(scenes[rng.integers(len(scenes))], rng)
         boxes: list[tuple[int, int, int, int]] = []
         ids: list[int] = []
+        pastes: list[tuple[float, float]] = []
         for _ in range(min(rng.integers(1, max_faces_per_frame + 1), len(faces) - next_face)):
             side = int(rng.integers(size_range[0], size_range[1] + 1))
             for _attempt in range(50):  # a free place; a frame that has none gets fewer faces
@@ -116,19 +118,16 @@ def make_faces_in_frames(
                     break
             else:
                 break
-            _paste(
-                frame,
-                faces[next_face],
-                (x, y, side, side),
-                rng.uniform(-max_rotation, max_rotation),
-                rng.uniform(*brightness),
-            )
+            angle, gain = rng.uniform(-max_rotation, max_rotation), rng.uniform(*brightness)
+            _paste(frame, faces[next_face], (x, y, side, side), angle, gain)
+            pastes.append((float(angle), float(gain)))
             boxes.append((x, y, side, side))
             ids.append(next_face)
             next_face += 1
         result.frames.append(frame)
         result.boxes.append(boxes)
         result.face_ids.append(ids)
+        result.pastes.append(pastes)
     return result
 
 
@@ -167,7 +166,8 @@ def score_detector(data: FacesInFrames, recognizer, detector, backend: str | Non
 
     Returns:
         ``detector``, ``frames``, ``faces``, ``recall``, ``false_boxes_per_frame``, ``accuracy_on_found``,
-        ``e2e_accuracy``, ``detect_ms_p50`` and ``frame_ms_p50`` (detect + classify + draw, decode excluded).
+        ``e2e_accuracy``, ``detect_ms_p50``, ``frame_ms_p50`` (detect + classify + draw, decode excluded) and
+        ``found``: per face, in the order of the frames' boxes, whether it was found (``detector_misses`` reads it).
     """
     from serving_demo.drawing import draw_faces
 
@@ -175,6 +175,7 @@ def score_detector(data: FacesInFrames, recognizer, detector, backend: str | Non
         recognizer.analyze(frame, backend=backend, detector=detector)
     found = right = false_boxes = 0
     detect_ms, frame_ms = [], []
+    found_faces: list[bool] = []
     name = None
     for frame, truth, ids in zip(data.frames, data.boxes, data.face_ids):
         start = time.perf_counter()
@@ -185,6 +186,8 @@ def score_detector(data: FacesInFrames, recognizer, detector, backend: str | Non
         name = analysis.detector
         pairs = match_boxes([f.box for f in analysis.faces], truth)
         found += len(pairs)
+        matched = {j for _, j in pairs}
+        found_faces += [j in matched for j in range(len(truth))]
         false_boxes += len(analysis.faces) - len(pairs)
         for i, j in pairs:
             right += recognizer.class_names.index(analysis.faces[i].emotion) == int(data.labels[ids[j]])
@@ -198,6 +201,7 @@ def score_detector(data: FacesInFrames, recognizer, detector, backend: str | Non
         "e2e_accuracy": round(right / data.num_faces, 4),
         "detect_ms_p50": round(float(np.median(detect_ms)), 3),
         "frame_ms_p50": round(float(np.median(frame_ms)), 3),
+        "found": found_faces,
     }
 
 
@@ -289,8 +293,11 @@ def run_faces_in_frames(
     Returns:
         ``{"frames", "faces", "seed", "backend", "direct_accuracy", "results": [score_detector dicts],
         "detect_time_vs_haar", "frame_speedup_vs_naive"}``: the first detector's detection time as a fraction of
-        the ``haar`` detector's, and the naive Haar frame time over the first detector's (same run).
+        the ``haar`` detector's, and the naive Haar frame time over the first detector's (same run); and
+        ``recall_by_face``: the first detector's recall by the faces' size, rotation, contrast and distance to the
+        frame's edge (``detector_misses.recall_by_attribute``).
     """
+    from export.benchmarks.detector_misses import recall_by_attribute
     from serving_demo.detectors import make_detector
     from serving_demo.detectors.haar import naive_haar
     from serving_demo.recognizer import EmotionRecognizer
@@ -301,6 +308,7 @@ def run_faces_in_frames(
         score_detector(data, recognizer, make_detector(name, num_threads=num_threads), backend) for name in detectors
     ]
     results.append(score_detector(data, recognizer, naive_haar(), backend))
+    found = [result.pop("found") for result in results]
     by_name = {r["detector"]: r for r in results}
     first = by_name[detectors[0]]
     return {
@@ -314,6 +322,7 @@ def run_faces_in_frames(
         if "haar" in by_name
         else None,
         "frame_speedup_vs_naive": round(by_name["haar-naive"]["frame_ms_p50"] / first["frame_ms_p50"], 2),
+        "recall_by_face": recall_by_attribute(data, found[0]),  # where the first detector's misses gather
     }
 
 
@@ -342,6 +351,10 @@ def format_faces_in_frames(record: dict) -> str:
         f"frame (detect + classify + draw) naive Haar / {first}: {record['frame_speedup_vs_naive']:.1f}x "
         "(naive: Haar 1.1/5 on the full frame)"
     )
+    if record.get("recall_by_face"):
+        from export.benchmarks.detector_misses import format_recall_by_attribute
+
+        lines.append(format_recall_by_attribute(first, record["recall_by_face"]))
     return "\n".join(lines)
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from serving_demo.detectors.base import Box, Detection, FaceDetector
 
 DETECTORS: dict[str, str] = {
-    "blazeface": "BlazeFace short range (LiteRT) in two passes: a 224x224 search, then a close-up of each candidate",
+    "blazeface": "BlazeFace short range (LiteRT): a 224 px search, then close-ups of uncertain candidates",
     "blazeface-full": "BlazeFace full range (LiteRT, 192x192): photos and small or distant faces",
-    "blazeface-short": "BlazeFace short range (LiteRT, 128x128): faces within about 2 m of a webcam",
+    "blazeface-short": "BlazeFace short range (LiteRT, 128 px): faces within about 2 m of a webcam",
     "haar": "OpenCV Haar cascade, webcam settings (the seed's detector)",
     "haar-photo": "OpenCV Haar cascade, photo settings (finer search, smaller faces, slower)",
 }

@@ -6,7 +6,8 @@ only its data files are used (its Python code would import TensorFlow). Nothing 
 * ``short`` range: a 128x128 input, for faces within about 2 m of a webcam (0.4 ms a call on 2 threads).
 * ``full`` range: a 192x192 input, for photos and faces up to about 5 m away (1.1 ms a call).
 
-The image is letterboxed into the model's square input (aspect kept, padding centred); the model scores
+The image is scaled into the model's input (aspect kept; the short-range model takes an input of the image's
+shape, the full-range one a square with black bands, as MediaPipe letterboxes); the model scores
 a fixed grid of SSD anchors and regresses, per anchor, a box and six keypoints (eyes, nose tip, mouth,
 ears); overlapping boxes are merged by score-weighted non-maximum suppression as MediaPipe does.
 """
@@ -37,11 +38,12 @@ class BlazeFaceModel:
     strides: tuple[int, ...]
     anchors_per_layer: int  # 2 with an interpolated aspect ratio, else 1
     min_score: float  # MediaPipe's default threshold for this variant
+    rectangular: bool  # whether the model runs on non-square inputs (the full range's graph fixes its shape)
 
 
 MODELS = {
-    "short": BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5),
-    "full": BlazeFaceModel("face_detection_full_range.tflite", 192, (4,), 1, 0.6),
+    "short": BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2, 0.5, True),
+    "full": BlazeFaceModel("face_detection_full_range.tflite", 192, (4,), 1, 0.6, False),
 }
 
 
@@ -63,11 +65,12 @@ def model_path(file: str) -> Path:
     return path
 
 
-def anchor_centres(input_size: int, strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
-    """The (N, 2) x, y centres of the SSD anchors in [0, 1], in the model's output order.
+def anchor_centres(height: int, width: int, strides: tuple[int, ...], anchors_per_layer: int) -> np.ndarray:
+    """The (N, 2) x, y centres of the SSD anchors, in the input's pixels, in the model's output order.
 
     Layers that share a stride share a grid; each grid cell holds ``anchors_per_layer`` anchors per layer
-    (MediaPipe's ``SsdAnchorsCalculator`` with ``fixed_anchor_size``, so every anchor is 1 x 1).
+    (MediaPipe's ``SsdAnchorsCalculator`` with ``fixed_anchor_size``, so every anchor is 1 x 1). The model is
+    fully convolutional: an input of another size or shape than its own gives a grid of that shape.
     """
     centres = []
     i = 0
@@ -76,9 +79,9 @@ def anchor_centres(input_size: int, strides: tuple[int, ...], anchors_per_layer:
         layers = 0
         while i < len(strides) and strides[i] == stride:
             layers, i = layers + 1, i + 1
-        cells = int(np.ceil(input_size / stride))
-        y, x = np.meshgrid(np.arange(cells), np.arange(cells), indexing="ij")
-        grid = np.stack([(x.ravel() + 0.5) / cells, (y.ravel() + 0.5) / cells], axis=1)
+        rows, cols = int(np.ceil(height / stride)), int(np.ceil(width / stride))
+        y, x = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
+        grid = np.stack([(x.ravel() + 0.5) * width / cols, (y.ravel() + 0.5) * height / rows], axis=1)
         centres.append(np.repeat(grid, layers * anchors_per_layer, axis=0))
     return np.concatenate(centres).astype(np.float32)
 
@@ -114,20 +117,18 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) ->
     return merged
 
 
-def square_view(image: np.ndarray, cx: float, cy: float, side: float, size: int) -> tuple[np.ndarray, float, int, int]:
-    """The square of ``side`` pixels centred on (cx, cy), as a (size, size, 3) uint8 model input.
-
-    Parts of the square outside the image are black (MediaPipe's letterbox). Returns the input, its scale
-    (input pixels per image pixel) and the square's top-left corner in the image, so that an input point p
-    lies at ``corner + p / scale`` in the image.
-    """
-    height, width = image.shape[:2]
-    side_i = max(1, round(side))
-    x0, y0 = round(cx - side_i / 2), round(cy - side_i / 2)
-    crop = image[max(0, y0) : min(height, y0 + side_i), max(0, x0) : min(width, x0 + side_i)]
-    scale = size / side_i
-    new_w = min(size, max(1, round(crop.shape[1] * scale)))
-    new_h = min(size, max(1, round(crop.shape[0] * scale)))
+def image_view(image: np.ndarray, x0: int, y0: int, scale: float, width: int, height: int) -> np.ndarray:
+    """The image seen from (x0, y0) at ``scale`` input pixels per image pixel, as a (height, width, 3) uint8 model
+    input: input pixel p shows image point ``(x0, y0) + p / scale``. Parts of the view outside the image are black
+    (MediaPipe's letterbox)."""
+    image_h, image_w = image.shape[:2]
+    x1, y1 = x0 + round(width / scale), y0 + round(height / scale)
+    crop = image[max(0, y0) : min(image_h, y1), max(0, x0) : min(image_w, x1)]
+    left, top = min(width - 1, round(max(0, -x0) * scale)), min(height - 1, round(max(0, -y0) * scale))
+    new_w = min(width - left, max(1, round(crop.shape[1] * scale)))
+    new_h = min(height - top, max(1, round(crop.shape[0] * scale)))
+    if crop.size == 0:
+        return np.zeros((height, width, 3), np.uint8)
     # Halving with INTER_AREA is fast and averages every pixel; a last linear step lands on the exact size
     # (one INTER_AREA resize by a non-integer factor costs 1 ms on a 640x480 frame, this 0.15 ms).
     while crop.shape[1] >= 2 * new_w and crop.shape[0] >= 2 * new_h:
@@ -135,11 +136,18 @@ def square_view(image: np.ndarray, cx: float, cy: float, side: float, size: int)
     resized = cv2.resize(crop, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     if resized.ndim == 2:
         resized = cv2.cvtColor(resized, cv2.COLOR_GRAY2RGB)
-    left, top = min(size - new_w, round(max(0, -x0) * scale)), min(size - new_h, round(max(0, -y0) * scale))
-    square = cv2.copyMakeBorder(
-        resized, top, size - new_h - top, left, size - new_w - left, cv2.BORDER_CONSTANT, value=(0, 0, 0)
+    return cv2.copyMakeBorder(
+        resized, top, height - new_h - top, left, width - new_w - left, cv2.BORDER_CONSTANT, value=(0, 0, 0)
     )
-    return square, scale, x0, y0
+
+
+def search_shape(image_width: int, image_height: int, long_side: int, step: int = 16) -> tuple[int, int]:
+    """The (width, height) of the whole-image search's input: ``long_side`` along the image's long side, the other
+    side in proportion, rounded up to a multiple of ``step`` (the model's coarsest stride) so that no anchor cell is
+    cut. A 640x480 frame is searched at 224x176 instead of in a 224x224 letterbox: 22 % fewer pixels to look at."""
+    short = max(1, int(np.ceil(long_side * min(image_width, image_height) / max(image_width, image_height) / step)))
+    short = min(long_side, short * step)
+    return (long_side, short) if image_width >= image_height else (short, long_side)
 
 
 CLOSEUP_CONTEXT = 2.0  # a close-up's side, in candidate box sides: the face fills half of it
@@ -148,12 +156,13 @@ CLOSEUP_MIN_SCORE = 0.2  # a close-up's faces below this count as none (fewer bo
 # the short range's own 128 and, on the tracking tests' clips, found the same faces with the same emotions (64 did
 # not: the face is then 32 px and its eyes and mouth, which place the FER2013 crop, too coarse).
 AROUND_SIZE = 96
+SEARCH_SHAPES_KEPT = 4  # interpreters kept for whole-image searches of differently shaped images (about 1 MB each)
 
 
 class BlazeFaceDetector:
     """A BlazeFace model on LiteRT: boxes, scores and six keypoints per face.
 
-    The whole image is searched once, letterboxed into an ``input_size`` square. The convolutional model
+    The whole image is searched once, scaled to ``input_size`` pixels on its long side. The convolutional model
     accepts larger inputs than it was trained at: a larger input finds smaller faces, at a cost that grows
     with its area, and more false faces. With ``closeup_threshold``, each candidate is looked at again in a
     close-up (a square twice its size at the model's own input size, where a face fills the view as in the
@@ -164,7 +173,8 @@ class BlazeFaceDetector:
 
     Args:
         variant: ``"short"`` or ``"full"`` (see the module docstring).
-        input_size: Side of the square input of the whole-image search (default: the model's own).
+        input_size: The whole-image search's input side (the long side for the short-range model, which takes
+            inputs of the image's shape; default: the model's own).
         min_score: Candidates of the search scoring below this are dropped (default: MediaPipe's for the variant).
         closeup_threshold: Keep candidates whose combined score reaches this (None: no close-ups; keep every
             candidate).
@@ -204,23 +214,26 @@ class BlazeFaceDetector:
             if not 0 < score < 1:
                 raise ValueError(f"Score thresholds must lie strictly between 0 and 1, not {score}")
         self.iou_threshold = iou_threshold
-        path = model_path(self.model.file)
-        self._search = _Interpreter(path, self.input_size, self.model, num_threads)
+        self._path = model_path(self.model.file)
+        self._num_threads = num_threads
+        self._searches: dict[tuple[int, int], _Interpreter] = {}  # by input shape, the last few used
+        self._search_interpreter(self.input_size, self.input_size)  # fails now, not at the first image, on a bad file
+        size = self.model.input_size
         self._closeup = (
-            None if closeup_threshold is None else _Interpreter(path, self.model.input_size, self.model, num_threads)
+            None if closeup_threshold is None else _Interpreter(self._path, size, size, self.model, num_threads)
         )
         self._around: _Interpreter | None = None  # made by the first detect_around
-        self._num_threads = num_threads
         self._lock = threading.Lock()  # an interpreter is not thread-safe
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in an RGB (H, W, 3) or gray (H, W) uint8 image, largest first, with eye, nose, mouth, ear keypoints."""
         height, width = image.shape[:2]
         with self._lock:
-            found = weighted_nms(
-                *self._search.detect(image, width / 2, height / 2, max(width, height), self.min_score),
-                self.iou_threshold,
-            )
+            shape = search_shape(width, height, self.input_size) if self.model.rectangular else (self.input_size,) * 2
+            search = self._search_interpreter(*shape)
+            scale = min(search.width / width, search.height / height)  # the whole image fits, centred
+            x0, y0 = round(width / 2 - search.width / scale / 2), round(height / 2 - search.height / scale / 2)
+            found = weighted_nms(*search.detect(image, x0, y0, scale, self.min_score), self.iou_threshold)
             if self._closeup is not None:
                 found = [
                     (row, score) if score >= self.accept_score else self._check_closeup(image, row, score)
@@ -246,9 +259,20 @@ class BlazeFaceDetector:
         threshold = self.min_score if self.closeup_threshold is None else self.closeup_threshold
         with self._lock:
             if self._around is None:  # one interpreter more, for tracked streams only
-                self._around = _Interpreter(model_path(self.model.file), AROUND_SIZE, self.model, self._num_threads)
-            rows, scores = self._around.detect(image, centre[0], centre[1], side, threshold)
+                self._around = _Interpreter(self._path, AROUND_SIZE, AROUND_SIZE, self.model, self._num_threads)
+            rows, scores = self._around.detect_square(image, centre, side, threshold)
         return self._detections(weighted_nms(rows, scores, self.iou_threshold) if len(rows) else [], width, height)
+
+    def _search_interpreter(self, width: int, height: int) -> _Interpreter:
+        """The whole-image search's interpreter for inputs of width x height (made on first use; a stream's frames
+        share one shape, photos of a few aspect ratios a few)."""
+        search = self._searches.pop((width, height), None)
+        if search is None:
+            search = _Interpreter(self._path, width, height, self.model, self._num_threads)
+            while len(self._searches) >= SEARCH_SHAPES_KEPT:
+                self._searches.pop(next(iter(self._searches)))  # the least recently used
+        self._searches[(width, height)] = search
+        return search
 
     def _detections(self, found: list[tuple[np.ndarray, float]], width: int, height: int) -> list[Detection]:
         """``Detection``s of merged rows, boxes clipped to the image, faces smaller than ``min_size`` dropped."""
@@ -281,7 +305,7 @@ class BlazeFaceDetector:
         self, image: np.ndarray, centre: tuple[float, float], side: float, row: np.ndarray, mirror: bool
     ) -> tuple[np.ndarray, float]:
         """The close-up view's face overlapping ``row`` best-scored, and its score (``row`` and 0 if none)."""
-        rows, scores = self._closeup.detect(image, *centre, side, CLOSEUP_MIN_SCORE, mirror)
+        rows, scores = self._closeup.detect_square(image, centre, side, CLOSEUP_MIN_SCORE, mirror)
         best_row, best = row, 0.0
         for candidate, candidate_score in weighted_nms(rows, scores, self.iou_threshold) if len(rows) else []:
             if _iou(candidate, row) > 0.3 and candidate_score > best:
@@ -298,31 +322,40 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _Interpreter:
-    """One interpreter of a BlazeFace model at one input size, with the anchors of that size."""
+    """One interpreter of a BlazeFace model at one input shape, with the anchors of that shape."""
 
-    def __init__(self, path: Path, size: int, model: BlazeFaceModel, num_threads: int | None):
-        self.size = size
+    def __init__(self, path: Path, width: int, height: int, model: BlazeFaceModel, num_threads: int | None):
+        self.width, self.height = width, height
         self.interpreter, _ = load_tflite_interpreter(path, num_threads=num_threads)
         self._input = self.interpreter.get_input_details()[0]["index"]
-        if size != model.input_size:  # the model is fully convolutional: a larger input gives a finer grid
-            self.interpreter.resize_tensor_input(self._input, [1, size, size, 3])
+        if (width, height) != (model.input_size, model.input_size):  # fully convolutional: another grid
+            self.interpreter.resize_tensor_input(self._input, [1, height, width, 3])
             self.interpreter.allocate_tensors()
         outputs = self.interpreter.get_output_details()
         # Two outputs: (1, N, 16) box and keypoint regressors and (1, N, 1) scores; told apart by shape.
         self._regressors = next(o["index"] for o in outputs if o["shape"][-1] == 4 + 2 * len(KEYPOINT_NAMES))
         self._scores = next(o["index"] for o in outputs if o["shape"][-1] == 1)
-        self.anchors = anchor_centres(size, model.strides, model.anchors_per_layer)
+        self.anchors = anchor_centres(height, width, model.strides, model.anchors_per_layer)
+
+    def detect_square(
+        self, image: np.ndarray, centre: tuple[float, float], side: float, min_score: float, mirror: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``detect`` on the square of ``side`` pixels centred on ``centre`` (this interpreter's input is square)."""
+        side_i = max(1, round(side))
+        return self.detect(
+            image, round(centre[0] - side_i / 2), round(centre[1] - side_i / 2), self.width / side_i, min_score, mirror
+        )
 
     def detect(
-        self, image: np.ndarray, cx: float, cy: float, side: float, min_score: float, mirror: bool = False
+        self, image: np.ndarray, x0: int, y0: int, scale: float, min_score: float, mirror: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Candidates in the square view (cx, cy, side) of ``image``: (N, 16) rows of box corners and keypoints
-        in image pixels, and their (N,) scores. With ``mirror`` the view is flipped left to right first (the
-        rows are mapped back; their keypoints' left and right are then swapped)."""
-        square, scale, x0, y0 = square_view(image, cx, cy, side, self.size)
+        """Candidates in the view of ``image`` from (x0, y0) at ``scale`` (see ``image_view``): (N, 16) rows of box
+        corners and keypoints in image pixels, and their (N,) scores. With ``mirror`` the view is flipped left to
+        right first (the rows are mapped back; their keypoints' left and right are then swapped)."""
+        view = image_view(image, x0, y0, scale, self.width, self.height)
         if mirror:
-            square = square[:, ::-1]
-        tensor = square.astype(np.float32)[None]
+            view = view[:, ::-1]
+        tensor = view.astype(np.float32)[None]
         tensor *= np.float32(1 / 127.5)
         tensor -= np.float32(1.0)
         self.interpreter.set_tensor(self._input, tensor)
@@ -334,20 +367,20 @@ class _Interpreter:
             return np.zeros((0, 4 + 2 * len(KEYPOINT_NAMES)), np.float32), np.zeros(0, np.float32)
         raw, anchors = raw[keep], self.anchors[keep]
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[keep], -80.0, 80.0)))
-        points = raw.reshape(len(raw), -1, 2) / self.size  # centre, size, keypoints; in units of the input side
+        points = raw.reshape(len(raw), -1, 2)  # centre offset, size, keypoint offsets; in the input's pixels
         centre = points[:, 0] + anchors
         half = points[:, 1] / 2
         keypoints = points[:, 2:] + anchors[:, None]
         rows = np.concatenate([(centre - half)[:, None], (centre + half)[:, None], keypoints], axis=1)
         if mirror:
-            rows[:, :, 0] = 1 - rows[:, :, 0]
+            rows[:, :, 0] = self.width - rows[:, :, 0]
             rows[:, :2, 0] = rows[:, 1::-1, 0]  # the box's left edge is the mirrored right one
-        rows = rows * self.size / scale + (x0, y0)  # back to the image's pixels
+        rows = rows / scale + (x0, y0)  # back to the image's pixels
         return rows.reshape(len(rows), -1), scores
 
 
 def two_pass_detector(num_threads: int | None = 2) -> BlazeFaceDetector:
-    """The default detector (``blazeface``): short range searched at 224x224, every candidate checked in a close-up.
+    """The default detector (``blazeface``): short range searched at 224 px (long side), then close-ups.
 
     Chosen on FER2013 training faces pasted into scenes (``fer-bench --faces-in-frames``, ``--split train``):
     of the input sizes 192/224/256 and thresholds 0.60-0.66, the highest recall with at most 0.05 false boxes

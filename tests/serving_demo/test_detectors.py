@@ -113,6 +113,21 @@ def test_gray_input_and_no_face(detectors, name):
     assert detectors[name].detect(np.full((480, 640, 3), 127, np.uint8)) == []
 
 
+@pytest.mark.parametrize("name", ["blazeface", "blazeface-full"])
+def test_the_search_sees_landscape_portrait_and_square_images_whole(detectors, name):
+    from serving_demo.detectors.blazeface import search_shape
+
+    assert search_shape(640, 480, 224) == (224, 176)  # no letterbox band: 22 % fewer pixels than 224x224
+    assert search_shape(480, 640, 224) == (176, 224) and search_shape(300, 300, 224) == (224, 224)
+    photo = astronaut()
+    expected = detectors[name].detect(photo)[0].box
+    for height, width in ((photo.shape[0], photo.shape[1] * 2), (photo.shape[0] * 2, photo.shape[1])):
+        canvas = np.full((height, width, 3), 90, np.uint8)  # the photo in a wide, then a tall, image
+        canvas[: photo.shape[0], : photo.shape[1]] = photo
+        found = detectors[name].detect(canvas)
+        assert found and _iou(found[0].box, expected) > 0.6, (name, height, width, found)
+
+
 def test_boxes_are_clipped_to_the_image(detectors):
     cropped = astronaut()[60:, 190:]  # the face cut by the top and left edges
     for name in ("blazeface", "blazeface-full"):
