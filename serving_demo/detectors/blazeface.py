@@ -144,7 +144,7 @@ def image_view(image: np.ndarray, x0: int, y0: int, scale: float, width: int, he
 def search_shape(image_width: int, image_height: int, long_side: int, step: int = 16) -> tuple[int, int]:
     """The (width, height) of the whole-image search's input: ``long_side`` along the image's long side, the other
     side in proportion, rounded up to a multiple of ``step`` (the model's coarsest stride) so that no anchor cell is
-    cut. A 640x480 frame is searched at 224x176 instead of in a 224x224 letterbox: 22 % fewer pixels to look at."""
+    cut. A 640x480 frame is searched at 224x176 instead of in a 224x224 letterbox: 21 % fewer pixels to look at."""
     short = max(1, int(np.ceil(long_side * min(image_width, image_height) / max(image_width, image_height) / step)))
     short = min(long_side, short * step)
     return (long_side, short) if image_width >= image_height else (short, long_side)
@@ -156,7 +156,7 @@ CLOSEUP_MIN_SCORE = 0.2  # a close-up's faces below this count as none (fewer bo
 # the short range's own 128 and, on the tracking tests' clips, found the same faces with the same emotions (64 did
 # not: the face is then 32 px and its eyes and mouth, which place the FER2013 crop, too coarse).
 AROUND_SIZE = 96
-SEARCH_SHAPES_KEPT = 4  # interpreters kept for whole-image searches of differently shaped images (about 1 MB each)
+SEARCH_SHAPES_KEPT = 4  # interpreters kept for whole-image searches of differently shaped images
 
 
 class BlazeFaceDetector:
