@@ -11,9 +11,7 @@ import argparse
 import json
 import sys
 
-from model_zoo.pretrained import SHIPPED_ROOT, ShippedModel, shipped_models
-
-CARD_FILE = "model_card.md"
+from model_zoo.pretrained import CARD_FILE, SHIPPED_ROOT, ShippedModel, shipped_models
 
 
 def build_parser() -> argparse.ArgumentParser:

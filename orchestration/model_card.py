@@ -21,12 +21,12 @@ from typing import Any
 from export.push import pushed_name
 from fer_runtime.atomic_files import write_text_atomic
 from model_zoo.constants import CLASS_NAMES, DEFAULT_LABEL_MODE, FACE_SHAPE, read_labels
+from model_zoo.pretrained import CARD_FILE
 from orchestration.settings import PipelineSettings
 from orchestration.stage_results import BenchResult, CandidateResults, DataResult, EvaluationResult, TrainResult
 from pipeline.config import TrainConfig
 from pipeline.lineage import LINEAGE_FILE
 
-CARD_FILE = "MODEL_CARD.md"
 LEARNING_CURVES = "learning_curves.png"
 CONFUSION_MATRIX = "confusion_matrix.png"
 BENCH_PLOT = "bench.png"

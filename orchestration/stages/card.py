@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from orchestration.model_card import CARD_FILE, write_model_card
+from model_zoo.pretrained import CARD_FILE
+from orchestration.model_card import write_model_card
 from orchestration.settings import PipelineSettings
 from orchestration.stage_cache import run_dir
 from orchestration.stage_results import CandidateResults, CardResult
