@@ -19,7 +19,7 @@ from model_zoo.constants import DEFAULT_LABEL_MODE, read_labels
 SHIPPED_ROOT = Path(__file__).resolve().parent / "pretrained"
 SHIPPED_FILE = "shipped.json"
 CARD_FILE = "MODEL_CARD.md"  # the model card fer-pipeline writes and pushes with a model
-DEFAULT_MODEL = "seed_cnn_fer2013"
+DEFAULT_MODEL = "seed_cnn_ferplus"
 PRETRAINED_DIR = SHIPPED_ROOT / DEFAULT_MODEL
 
 HOW_TO_GET_ONE = (

@@ -260,6 +260,47 @@ def format_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def compare_results(results: list[dict], against: list[dict]) -> list[dict]:
+    """Per (backend, threads) measured for both exports: this export's figure over the other's, as ratios.
+
+    Args:
+        results: ``run_bench``'s rows of the export measured.
+        against: ``run_bench``'s rows of the export it is compared with, measured in the same run.
+
+    Returns:
+        ``backend``, ``threads``, ``latency_ratio`` (batch-1 p50), ``throughput_ratio`` (batch-64 images/s) and
+        ``e2e_ratio`` (the 640x480 frame's p50; None without end-to-end frames): above 1, this export is slower
+        (or, for throughput, faster).
+    """
+    other = {(r["backend"], r["threads"]): r for r in against}
+    rows = []
+    for r in results:
+        o = other.get((r["backend"], r["threads"]))
+        if o is None:
+            continue
+        e2e = r["e2e_ms_p50"] / o["e2e_ms_p50"] if r["e2e_ms_p50"] and o["e2e_ms_p50"] else None
+        rows.append({
+            "backend": r["backend"],
+            "threads": r["threads"],
+            "latency_ratio": round(r["latency_ms_p50"] / o["latency_ms_p50"], 3),
+            "throughput_ratio": round(r["batch64_images_per_sec"] / o["batch64_images_per_sec"], 3),
+            "e2e_ratio": round(e2e, 3) if e2e is not None else None,
+        })  # fmt: skip
+    return rows
+
+
+def format_comparison(rows: list[dict], artifacts: str, against: str) -> str:
+    """The printed ratios of ``compare_results``: this export over the one it is compared with."""
+    header = f"{'backend':<24}{'thr':>4}{'p50 ratio':>11}{'b64 ratio':>11}{'e2e ratio':>11}"
+    lines = [f"{artifacts} against {against}, same run (ratio = this / that):", header, "-" * len(header)]
+    for r in rows:
+        e2e = f"{r['e2e_ratio']:>11.3f}" if r["e2e_ratio"] is not None else f"{'-':>11}"
+        lines.append(
+            f"{r['backend']:<24}{r['threads']:>4}{r['latency_ratio']:>11.3f}{r['throughput_ratio']:>11.3f}{e2e}"
+        )
+    return "\n".join(lines)
+
+
 def plot_results(results: list[dict], out_png: str | Path) -> Path:
     """Bar charts of batch-1 p50 latency and batch-64 throughput per backend and thread count."""
     import matplotlib

@@ -14,6 +14,11 @@ records (``--labels`` otherwise), so an 8-class FER+ export is scored on FER+ la
 beside the FER2013 CSV, or ``--ferplus``). To score a model on other labels than its own, use ``fer-eval``: it
 scores over the classes the model and the labels share.
 
+    fer-bench --artifacts seed_cnn_ferplus --against seed_cnn_fer2013 --backends tflite-int8 --json swap.json
+
+measures both exports, one after the other in the same run, and prints each one's table and the ratios of the first
+over the second: what replacing one model by the other costs (JSON: ``against``).
+
     fer-bench --data ../shared/data/fer2013 --faces-in-frames 600 --no-backends --json fif.json
 
 pastes 600 faces of --split into 640x480 scenes and measures every face detector on them: recall, false boxes
@@ -77,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         "labels of --data to score against; their classes must be the export's (default: the label mode the "
         "export's metadata.json records, else fer2013 for a 7-class export)",
     )
+    against = "also measure this export or shipped model the same way on the same faces, and print the ratios "
+    against += "(latency, throughput, end-to-end frame) of --artifacts over it (default: none)"
+    parser.add_argument("--against", metavar="DIR|NAME", help=against)
     parser.add_argument("--split", default="validation", help="split of --data to measure on (default: validation)")
     parser.add_argument("--limit", type=int, default=100_000, help="at most this many faces (default: 100000)")
     parser.add_argument(
@@ -212,6 +220,7 @@ def _bench(args: argparse.Namespace) -> None:
             args.batch_runs, args.e2e_iterations, args.detector,
         )  # fmt: skip
         print(format_table(results))
+    against = _against(args, faces, results) if args.against and results else None
     faces_in_frames = None
     if args.faces_in_frames:
         from export.benchmarks.faces_in_frames import format_faces_in_frames, run_faces_in_frames
@@ -231,11 +240,29 @@ def _bench(args: argparse.Namespace) -> None:
         "artifacts": str(args.artifacts), "data": args.data, "split": args.split if args.data else None,
         "labels": label_mode,
         "faces": int(len(faces)), "cpu_count": os.cpu_count(), "detector": args.detector, "results": results,
-        "faces_in_frames": faces_in_frames, "fer_package": fer_package, "tracked_video": tracked_video,
+        "against": against, "faces_in_frames": faces_in_frames, "fer_package": fer_package,
+        "tracked_video": tracked_video,
     })  # fmt: skip
     if args.plot and results:
         plot_results(results, args.plot)
         print(f"wrote {args.plot}")
+
+
+def _against(args: argparse.Namespace, faces, results: list[dict]) -> dict:
+    """The ``--against`` export measured like this one on the same faces (no accuracy: its classes may differ), and
+    the ratios between the two; printed and returned for the JSON."""
+    from export.benchmarks.backends import compare_results, format_comparison, format_table, run_bench
+    from model_zoo.pretrained import resolve_artifacts
+
+    other = str(resolve_artifacts(args.against))
+    measured = run_bench(
+        other, faces, None, tuple(args.backends), tuple(args.threads), args.iterations, args.warmup,
+        args.batch_runs, args.e2e_iterations, args.detector,
+    )  # fmt: skip
+    print(format_table(measured))
+    ratios = compare_results(results, measured)
+    print(format_comparison(ratios, args.artifacts, other))
+    return {"artifacts": other, "results": measured, "ratios": ratios}
 
 
 def _fer_package(args: argparse.Namespace) -> dict | None:

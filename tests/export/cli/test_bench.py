@@ -76,3 +76,20 @@ def test_the_tracked_video_row_compares_tracking_off_and_on_on_one_clip(tmp_path
     assert row["faces_on"] >= 20 and row["tracks"] == [1]  # one face, one track
     assert "tracking on:" in capsys.readouterr().out
     assert main(["--no-backends", "--e2e-iterations", "0", "--tracked-video", "-1"]) == 2
+
+
+def test_against_measures_a_second_export_the_same_way_and_gives_the_ratios(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    args = ["--against", "seed_cnn_fer2013", "--backends", "tflite-int8", "--threads", "1", "--iterations", "20"]
+    args += ["--warmup", "2", "--batch-runs", "2", "--e2e-iterations", "2", "--json", str(out)]
+    assert main([*args, "--fer-python", "/no/such/python"]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads(out.read_text())
+    against = record["against"]
+    assert against["artifacts"].endswith("seed_cnn_fer2013") and len(against["results"]) == 1
+    [ratio] = against["ratios"]
+    mine, theirs = record["results"][0], against["results"][0]
+    assert ratio["backend"] == "tflite-int8" and ratio["threads"] == 1
+    assert ratio["latency_ratio"] == pytest.approx(mine["latency_ms_p50"] / theirs["latency_ms_p50"], rel=1e-2)
+    assert ratio["e2e_ratio"] == pytest.approx(mine["e2e_ms_p50"] / theirs["e2e_ms_p50"], rel=1e-2)
+    assert f"against {against['artifacts']}, same run" in printed
