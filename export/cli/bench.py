@@ -198,6 +198,8 @@ def _bench(args: argparse.Namespace) -> None:
 
     if args.tracked_video < 0:
         raise CommandError(f"--tracked-video is a number of frames (0 to skip), not {args.tracked_video}")
+    if args.against and args.no_backends:
+        raise CommandError("--against compares the backends' measurements of two exports: leave out --no-backends")
     if (args.faces_in_frames or args.calibrate_framing) and not args.data:
         raise CommandError("--faces-in-frames and --calibrate-framing need FER2013 faces: give --data")
     args.artifacts = str(resolve_artifacts(args.artifacts))

@@ -93,3 +93,5 @@ def test_against_measures_a_second_export_the_same_way_and_gives_the_ratios(tmp_
     assert ratio["latency_ratio"] == pytest.approx(mine["latency_ms_p50"] / theirs["latency_ms_p50"], rel=1e-2)
     assert ratio["e2e_ratio"] == pytest.approx(mine["e2e_ms_p50"] / theirs["e2e_ms_p50"], rel=1e-2)
     assert f"against {against['artifacts']}, same run" in printed
+    assert main(["--no-backends", "--against", "seed_cnn_fer2013"]) == 2
+    assert "leave out --no-backends" in capsys.readouterr().err
