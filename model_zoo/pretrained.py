@@ -48,8 +48,8 @@ class ShippedModel:
 def shipped_models(root: Path | None = None) -> dict[str, ShippedModel]:
     """Every shipped model under ``root`` (default: ``SHIPPED_ROOT``), by name, the default first.
 
-    A folder counts when it holds a ``model.keras``; a missing or malformed ``shipped.json`` leaves the summary and
-    figures empty rather than hiding the model.
+    A folder counts when it holds a ``model.keras`` and its name does not start with a dot; a missing or malformed
+    ``shipped.json`` leaves the summary and figures empty rather than hiding the model.
 
     Raises:
         ValueError: if a shipped model's ``labels.txt`` is malformed (see ``read_labels``).
@@ -57,8 +57,8 @@ def shipped_models(root: Path | None = None) -> dict[str, ShippedModel]:
     root = SHIPPED_ROOT if root is None else root
     models = {}
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if not artifact_path(folder, "keras").is_file():
-            continue
+        if folder.name.startswith(".") or not artifact_path(folder, "keras").is_file():
+            continue  # hidden: a model being shipped (export.shipping stages it under a hidden name)
         try:
             info = json.loads((folder / SHIPPED_FILE).read_text())
         except (OSError, ValueError):

@@ -39,6 +39,7 @@ def test_a_name_a_directory_or_nothing_resolves_to_an_export(tmp_path, monkeypat
     shutil.copytree(PRETRAINED_DIR, root / "other", ignore=shutil.ignore_patterns("saved_model", "*.tflite"))
     (root / "other" / "shipped.json").write_text("not json")
     (root / "empty").mkdir()
+    shutil.copytree(root / "other", root / ".shipping-half")  # being shipped: not a model yet
     monkeypatch.setattr(pretrained, "SHIPPED_ROOT", root)
     models = shipped_models()
     assert list(models) == ["other"] and models["other"].summary == "" and models["other"].figures == {}
