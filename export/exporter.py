@@ -34,7 +34,14 @@ from export.parity import ParityThresholds, parity_report
 from export.saved_model import export_saved_model
 from export.tflite_convert import convert_to_tflite
 from fer_runtime.predictors import KerasPredictor, SavedModelPredictor, TFLitePredictor, predict_in_batches
-from model_zoo.artifacts import ARTIFACTS, FACES_SIGNATURE, SERVING_SIGNATURE, TFLITE_ARTIFACTS, artifact
+from model_zoo.artifacts import (
+    ARTIFACTS,
+    FACES_SIGNATURE,
+    MANIFEST_FILE,
+    SERVING_SIGNATURE,
+    TFLITE_ARTIFACTS,
+    artifact,
+)
 from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
 from model_zoo.constants import FACE_SHAPE, class_names_for_width, write_labels
 from model_zoo.flip_averaging import with_flip_averaging
@@ -246,4 +253,4 @@ def _accuracy(model: keras.Model, images: np.ndarray, labels: np.ndarray) -> flo
 def _write_manifest(directory: Path) -> None:
     files = sorted(p for p in directory.rglob("*") if p.is_file())
     manifest = {str(p.relative_to(directory)): {"bytes": p.stat().st_size, "sha256": file_sha256(p)} for p in files}
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))

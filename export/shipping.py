@@ -18,12 +18,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from model_zoo.artifacts import SAVED_MODEL_PB, artifact
+from model_zoo.artifacts import MANIFEST_FILE, SAVED_MODEL_PB, artifact
 from model_zoo.constants import DEFAULT_LABEL_MODE, FERPLUS_CLASS_NAMES
 from model_zoo.pretrained import SHIPPED_FILE, SHIPPED_ROOT
-from pipeline.lineage import LINEAGE_FILE, artifact_hashes, file_sha256
-
-MANIFEST_FILE = "manifest.json"  # fer-export's list of its files (size and sha256), in the export's layout
+from pipeline.lineage import LINEAGE_FILE, file_sha256
 
 
 def figures_from_evaluations(evaluations: list[dict[str, Any]]) -> dict[str, float]:
@@ -118,7 +116,7 @@ def ship_pushed_version(
     root.mkdir(parents=True, exist_ok=True)
     staging = root / f".shipping-{name}-{uuid.uuid4().hex}"
     try:
-        _lay_out_export(version, set(lineage["artifacts"]), staging)
+        _lay_out_export(version, lineage["artifacts"], staging)
         (staging / SHIPPED_FILE).write_text(json.dumps(info, indent=2) + "\n")
         os.rename(staging, target)  # refuses a target that appeared meanwhile
     finally:
@@ -139,12 +137,13 @@ def _check_against_lineage(version: Path, recorded: dict[str, dict[str, Any]]) -
             raise ValueError(f"{path} is missing or differs from its lineage record: the version was changed")
 
 
-def _lay_out_export(version: Path, export_files: set[str], staging: Path) -> None:
+def _lay_out_export(version: Path, export_files: dict[str, dict[str, Any]], staging: Path) -> None:
     """Copy ``version`` into the new folder ``staging`` in a ``fer-export`` directory's layout, with a manifest.
 
     Args:
         version: The pushed version.
-        export_files: The export's files, named as in the version (the lineage's ``artifacts``).
+        export_files: The export's files, named as in the version, with their size and sha256 (the lineage's
+            ``artifacts``, checked against the files already): the manifest is made from them.
         staging: The folder to create.
     """
     saved_model_dir = artifact("saved_model").file
@@ -155,10 +154,11 @@ def _lay_out_export(version: Path, export_files: set[str], staging: Path) -> Non
         destination = staging / (f"{saved_model_dir}/{relative}" if relative in saved_model_files else relative)
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, destination)
-    hashes = artifact_hashes(staging)
-    export_names = {f"{saved_model_dir}/{n}" if n in saved_model_files else n for n in export_files}
-    manifest = {n: {"bytes": h["bytes"], "sha256": h["sha256"]} for n, h in hashes.items() if n in export_names}
-    (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    manifest = {
+        f"{saved_model_dir}/{n}" if n in saved_model_files else n: {"bytes": h["bytes"], "sha256": h["sha256"]}
+        for n, h in export_files.items()
+    }
+    (staging / MANIFEST_FILE).write_text(json.dumps(dict(sorted(manifest.items())), indent=2))
 
 
 def _in_saved_model(relative: str) -> bool:

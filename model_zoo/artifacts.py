@@ -78,6 +78,7 @@ def artifact(backend: str) -> Artifact:
 
 
 SAVED_MODEL_PB = "saved_model.pb"
+MANIFEST_FILE = "manifest.json"  # fer-export's list of its files (size and sha256), in the export's layout
 
 
 def artifact_path(artifacts_dir: str | Path, backend: str) -> Path:

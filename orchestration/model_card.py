@@ -20,6 +20,7 @@ from typing import Any
 
 from export.push import pushed_name
 from fer_runtime.atomic_files import write_text_atomic
+from model_zoo.artifacts import MANIFEST_FILE
 from model_zoo.constants import CLASS_NAMES, DEFAULT_LABEL_MODE, FACE_SHAPE, read_labels
 from model_zoo.pretrained import CARD_FILE
 from orchestration.settings import PipelineSettings
@@ -101,7 +102,7 @@ def render_model_card(
     metadata = _read_json(export_dir / "metadata.json")
     sections = [
         _status_section(run_id, train, evaluation),
-        _model_section(train.config, _read_json(export_dir / "manifest.json"), read_labels(export_dir)),
+        _model_section(train.config, _read_json(export_dir / MANIFEST_FILE), read_labels(export_dir)),
         _data_section(data, _read_json(Path(data.statistics)), train.config.get("labels", DEFAULT_LABEL_MODE)),
         _configuration_section(settings.preset, train.config),
         _training_section(train, figures),

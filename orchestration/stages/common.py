@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from fer_runtime.atomic_files import write_text_atomic
+from model_zoo.artifacts import MANIFEST_FILE  # noqa: F401  (re-exported for the stages)
 from orchestration.settings import PipelineSettings
 from orchestration.stage_cache import cached_stage, uncached_stage
 from orchestration.stage_results import JsonRecord
 
 STATISTICS_FILE = "data_statistics.json"
-MANIFEST_FILE = "manifest.json"  # fer-export's list of its files, in the export's layout
 BLESSING_FILE = "blessing.json"
 
 # Raised when a stage's code changes what it computes: its earlier results are then not reused.
