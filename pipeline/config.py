@@ -20,6 +20,9 @@ from model_zoo.constants import DEFAULT_LABEL_MODE, LABEL_MODES, SOFT_LABEL_MODE
 from model_zoo.precision import PRECISIONS
 from model_zoo.registry import list_models
 
+OPTIMIZERS = ("adam", "sgd-nesterov")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+
 
 def option(default: Any = None, help: str = "", **kwargs) -> Any:  # noqa: A002  (argparse's word)
     """A dataclass field whose metadata holds its command-line help text."""
@@ -59,9 +62,20 @@ class TrainConfig:
     # --- optimisation ---
     epochs: int = option(25, "training epochs")
     batch_size: int = option(64, "examples per training step")
-    learning_rate: float = option(1e-3, "Adam's (peak) learning rate")
-    lr_schedule: str = option("constant", "learning-rate schedule", choices=("constant", "cosine"))
+    optimizer: str = option(
+        "adam", "adam, or sgd-nesterov (SGD with Nesterov momentum, see --momentum)", choices=OPTIMIZERS
+    )
+    momentum: float = option(0.9, "momentum of sgd-nesterov")
+    learning_rate: float = option(1e-3, "the optimizer's (peak) learning rate")
+    lr_schedule: str = option(
+        "constant",
+        "learning-rate schedule: constant; cosine (decay to 0 over the run, after --warmup-epochs); plateau (cut by "
+        "--plateau-factor when validation loss has not improved for --plateau-patience epochs)",
+        choices=LR_SCHEDULES,
+    )
     warmup_epochs: int = option(0, "epochs of linear warm-up before the cosine decay")
+    plateau_patience: int = option(3, "epochs without a better validation loss before the plateau schedule cuts")
+    plateau_factor: float = option(0.5, "what the plateau schedule multiplies the learning rate by")
     label_smoothing: float = option(0.0, "label smoothing of the cross-entropy (0 disables it)")
     class_weight: str = option(
         "none",
@@ -74,6 +88,14 @@ class TrainConfig:
     recalibrate_batchnorm: int = option(
         0, "before each validation, recompute BatchNorm statistics on N unaugmented training faces (0: off)"
     )
+    teacher: str | None = option(
+        None,
+        "distil from these models: shipped names, fer-export or run directories or .keras files, comma-separated "
+        "(an ensemble: their flip-averaged probabilities, averaged); the target becomes --distill-weight of the "
+        "teacher's distribution plus the rest of the label",
+        metavar="MODELS",
+    )
+    distill_weight: float = option(0.5, "the teacher's share of the training target (with --teacher)")
     # --- augmentation (random layers applied in tf.data) ---
     augment: bool = option(True, "augment training images")
     flip: bool = option(True, "random horizontal flips")
@@ -82,6 +104,12 @@ class TrainConfig:
     translation: float = option(0.1, "random shift, as a fraction of the side")
     contrast: float = option(0.1, "random contrast factor")
     erasing: float = option(0.0, "probability of covering a random rectangle (2-33 %% of the face) with noise")
+    mixup: float = option(
+        0.0, "mixup: blend each batch with itself reversed, in a Beta(X, X) proportion, targets alike (0: off)"
+    )
+    cutmix: float = option(
+        0.0, "CutMix: paste a box of the reversed batch into each batch, Beta(X, X) of the area kept (0: off)"
+    )
     # --- execution ---
     seed: int = option(42, "random seed (weights, shuffling, augmentation)")
     strategy: str = option(
@@ -102,8 +130,15 @@ class TrainConfig:
 
     @property
     def soft_targets(self) -> bool:
-        """Whether the loss takes a distribution per face (soft labels, or label smoothing) rather than a class."""
-        return self.labels in SOFT_LABEL_MODES or self.label_smoothing > 0
+        """Whether the loss takes a distribution per face rather than a class: soft labels, label smoothing, mixed
+        images (mixup, CutMix) or a teacher's distribution."""
+        return (
+            self.labels in SOFT_LABEL_MODES
+            or self.label_smoothing > 0
+            or self.mixup > 0
+            or self.cutmix > 0
+            or self.teacher is not None
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -198,6 +233,17 @@ def resolve_config(preset: str = "seed", overrides: dict[str, Any] | None = None
         raise ValueError(f"erasing is a probability in [0, 1], got {config.erasing}")
     if config.ema_momentum is not None and not 0.0 < config.ema_momentum < 1.0:
         raise ValueError(f"ema_momentum must be in (0, 1), e.g. 0.999, or None to disable; got {config.ema_momentum}")
+    if config.mixup < 0 or config.cutmix < 0:
+        raise ValueError(f"mixup and cutmix are Beta parameters >= 0 (0: off), got {config.mixup}, {config.cutmix}")
+    if config.mixup > 0 and config.cutmix > 0:
+        raise ValueError("mixup and cutmix mix the same batches in two ways: pass one of --mixup or --cutmix")
+    if not 0.0 < config.distill_weight <= 1.0:
+        raise ValueError(f"distill_weight is the teacher's share of the target, in (0, 1]; got {config.distill_weight}")
+    if config.lr_schedule == "plateau" and not (0.0 < config.plateau_factor < 1.0 and config.plateau_patience >= 1):
+        raise ValueError(
+            "the plateau schedule needs plateau_factor in (0, 1) and plateau_patience >= 1; got "
+            f"{config.plateau_factor}, {config.plateau_patience}"
+        )
     if config.ferplus is not None and config.labels == DEFAULT_LABEL_MODE:
         raise ValueError(
             f"ferplus ({config.ferplus}) is the FER+ file of the FER+ label modes; with labels {config.labels!r} it "

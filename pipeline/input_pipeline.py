@@ -1,11 +1,12 @@
 """tf.data input pipelines for training and evaluation, augmentation and class weights.
 
-Order, train: cache -> shuffle -> map(augment, parallel) -> batch(drop_remainder) -> prefetch.
+Order, train: cache -> shuffle -> map(augment, parallel) -> batch(drop_remainder) -> map(mix batch) -> prefetch.
   * cache first: the decoded uint8 images (about 66 MB for FER2013) are read
     from disk once, and augmentation after the cache stays random per epoch;
   * shuffle before augmenting, on whole examples, with a buffer the size of
     the data set (it fits in memory) so every epoch sees a full permutation;
   * augment per example in parallel map calls, off the training thread;
+  * mix whole batches (mixup or CutMix, ``pipeline.batch_mixing``) after batching, when asked;
   * prefetch last, so the next batch is ready while the model trains.
 Eval: the same without shuffle and augmentation.
 
@@ -22,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from model_zoo.constants import FACE_SHAPE, NUM_CLASSES, label_mode_class_names
+from pipeline.batch_mixing import make_batch_mixer
 from pipeline.config import TrainConfig
 
 
@@ -121,8 +123,8 @@ def make_train_dataset(
 
     Args:
         ds: Unbatched (image, target) pairs: a class index, or a distribution (soft labels).
-        config: The configuration (shuffling seed, augmentation, batch size; ``soft_targets`` decides
-            whether class indices become one-hot distributions).
+        config: The configuration (shuffling seed, augmentation, batch size, batch mixing; ``soft_targets``
+            decides whether class indices become one-hot distributions).
         num_classes: Classes of the one-hot targets; None: those of ``config.labels``.
     """
     num_classes = num_classes or len(label_mode_class_names(config.labels))
@@ -136,25 +138,29 @@ def make_train_dataset(
     # Full batches only: every step has the same shape (no retrace for a last
     # short batch, which also trips MirroredStrategy in Keras 3.15), and since
     # the data are reshuffled each epoch, a different remainder is left out each time.
-    return ds.batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(config.batch_size, drop_remainder=True)
+    mixer = make_batch_mixer(config.mixup, config.cutmix, config.seed)
+    if mixer is not None:
+        ds = ds.map(mixer, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def make_eval_dataset(
     ds: tf.data.Dataset,
     batch_size: int,
-    label_smoothing: float = 0.0,
+    one_hot: bool = False,
     num_classes: int = NUM_CLASSES,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (uint8 image, target) for evaluation: cached, in order, not augmented.
 
-    Targets that are distributions (soft labels) stay so; class indices become one-hot vectors of
-    ``num_classes`` with ``label_smoothing`` (the categorical loss takes distributions). ``drop_remainder``
+    Targets that are distributions (soft labels) stay so; with ``one_hot`` (pass ``config.soft_targets``: the
+    categorical loss takes distributions) class indices become one-hot vectors of ``num_classes``. ``drop_remainder``
     leaves out the last short batch; MirroredStrategy needs that (Keras 3.15 fails on a short batch split
     across replicas).
     """
     ds = ds.cache()
-    if label_smoothing > 0:
+    if one_hot:
         ds = _as_distributions(ds, num_classes)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 

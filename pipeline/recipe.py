@@ -5,7 +5,8 @@ by a search trains the same way when ``fer-train`` retrains it:
 
 * the architecture from the zoo, built under the configuration's dtype policy and strategy, with
   as many outputs as its label mode has classes (7 for ``fer2013``, 8 for the FER+ modes);
-* Adam with a constant or warmed-up cosine learning rate and, optionally, weight averaging (EMA);
+* Adam or SGD with Nesterov momentum, with a constant, warmed-up cosine or plateau-cut learning rate and,
+  optionally, weight averaging (EMA);
 * sparse categorical cross-entropy, or categorical on distributions: soft labels (``ferplus-soft``)
   or label smoothing (the input pipeline then one-hot encodes class labels: ``make_train_dataset`` /
   ``make_eval_dataset``);
@@ -35,11 +36,13 @@ log = logging.getLogger(__name__)
 def learning_rate(config: TrainConfig, n_train: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """The learning rate of ``config``: a constant, or a cosine decay over the run after a linear warm-up.
 
+    The plateau schedule starts from the constant; ``recipe_callbacks`` cuts it.
+
     Args:
         config: The configuration (``learning_rate``, ``lr_schedule``, ``warmup_epochs``, ``epochs``).
         n_train: Training examples per epoch.
     """
-    if config.lr_schedule == "constant":
+    if config.lr_schedule != "cosine":
         return config.learning_rate
     steps = math.ceil(n_train / config.batch_size)
     warmup = config.warmup_epochs * steps
@@ -52,12 +55,14 @@ def learning_rate(config: TrainConfig, n_train: int) -> float | keras.optimizers
 
 
 def make_optimizer(config: TrainConfig, n_train: int) -> keras.optimizers.Optimizer:
-    """Adam with ``config``'s learning rate (schedule) and weight averaging when ``ema_momentum`` is set."""
-    return keras.optimizers.Adam(
-        learning_rate(config, n_train),
-        use_ema=config.ema_momentum is not None,
-        ema_momentum=config.ema_momentum or 0.99,
-    )
+    """``config``'s optimizer (Adam, or SGD with Nesterov momentum) with its learning rate (schedule), averaging
+    the weights when ``ema_momentum`` is set."""
+    averaging = {"use_ema": config.ema_momentum is not None, "ema_momentum": config.ema_momentum or 0.99}
+    if config.optimizer == "sgd-nesterov":
+        return keras.optimizers.SGD(
+            learning_rate(config, n_train), momentum=config.momentum, nesterov=True, **averaging
+        )
+    return keras.optimizers.Adam(learning_rate(config, n_train), **averaging)
 
 
 def make_loss(config: TrainConfig) -> keras.losses.Loss:
@@ -113,7 +118,10 @@ def class_weights(config: TrainConfig, labels: np.ndarray) -> dict[int, float] |
 
 
 def recipe_callbacks(
-    config: TrainConfig, train_images: np.ndarray, strategy: tf.distribute.Strategy | None = None
+    config: TrainConfig,
+    train_images: np.ndarray,
+    strategy: tf.distribute.Strategy | None = None,
+    has_validation: bool = True,
 ) -> list[keras.callbacks.Callback]:
     """The callbacks that decide which weights validation and checkpoints see.
 
@@ -124,6 +132,9 @@ def recipe_callbacks(
       checkpoints see the averaged weights, training the raw ones.
     * ``BatchNormRecalibration`` when ``recalibrate_batchnorm`` is set: BatchNorm statistics
       from that many unaugmented training faces (drawn with ``config.seed``) before each validation.
+    * ``ReduceLROnPlateau`` for the plateau schedule, watching the validation loss (the training loss
+      without validation). The learning rate it sets is an optimizer variable, kept by the backup; its count
+      of epochs without improvement starts again after a resume.
 
     Raises:
         ValueError: if recalibration is asked for with more than one replica.
@@ -138,6 +149,15 @@ def recipe_callbacks(
             )
         pick = np.random.default_rng(config.seed).permutation(len(train_images))[: config.recalibrate_batchnorm]
         callbacks.append(BatchNormRecalibration(train_images[pick]))
+    if config.lr_schedule == "plateau":
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor="val_loss" if has_validation else "loss",
+                factor=config.plateau_factor,
+                patience=config.plateau_patience,
+                min_lr=config.learning_rate * 1e-3,
+            )
+        )
     return callbacks
 
 

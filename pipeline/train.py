@@ -40,6 +40,7 @@ from fer_runtime.predictors import KerasPredictor, predict_in_batches
 from model_zoo.constants import write_labels
 from model_zoo.precision import float32_copy
 from pipeline.config import RESUMABLE_CHANGES, TrainConfig, changed_since
+from pipeline.distillation import distilled_targets, load_teachers, teacher_probabilities
 from pipeline.evaluate import score_examples
 from pipeline.fer2013_dataset import Fer2013Data, load_fer2013
 from pipeline.input_pipeline import dataset_to_arrays, examples_to_arrays, make_eval_dataset, make_train_dataset
@@ -169,12 +170,13 @@ def _train(config: TrainConfig, run_dir: Path) -> dict:
 
     strategy = make_strategy(config.strategy)
     model = build_compiled_model(config, n_train, strategy)
-    train_ds = make_train_dataset(targets["train"], config, num_classes)
+    train_targets = _distilled(targets["train"], config, data.class_names) if config.teacher else targets["train"]
+    train_ds = make_train_dataset(train_targets, config, num_classes)
     val_ds = (
         make_eval_dataset(
             targets["validation"],
             config.batch_size,
-            config.label_smoothing,
+            config.soft_targets,
             num_classes,
             drop_remainder=strategy.num_replicas_in_sync > 1,
         )
@@ -196,7 +198,7 @@ def _train(config: TrainConfig, run_dir: Path) -> dict:
         EpochThroughput(n_train),
         keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
         AtomicBackupAndRestore(run_dir / "backup", save_freq=config.backup_every_steps or "epoch"),
-        *recipe_callbacks(config, train_images, strategy),
+        *recipe_callbacks(config, train_images, strategy, has_validation),
         checkpoint,
         keras.callbacks.TensorBoard(run_dir / "logs", write_graph=False, profile_batch=0),
     ]
@@ -223,6 +225,14 @@ def _train(config: TrainConfig, run_dir: Path) -> dict:
     write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     _update_run_info(run_dir, finished=datetime.now(UTC).isoformat(timespec="seconds"))
     return metrics
+
+
+def _distilled(train: tf.data.Dataset, config: TrainConfig, class_names: tuple[str, ...]) -> tf.data.Dataset:
+    """The training (image, target) pairs with the targets of ``config.teacher``'s ensemble mixed in."""
+    images, targets = dataset_to_arrays(train)
+    teacher = teacher_probabilities(load_teachers(config.teacher), images, class_names)
+    log.info("Distilling from %s (%.0f %% of each target)", config.teacher, 100 * config.distill_weight)
+    return tf.data.Dataset.from_tensor_slices((images, distilled_targets(targets, teacher, config.distill_weight)))
 
 
 def _count(ds) -> int:

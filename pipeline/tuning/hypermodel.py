@@ -114,7 +114,7 @@ class SeedCNNHyperModel(kt.HyperModel):
         config = self.trial_config(hp)
         num_classes = len(label_mode_class_names(config.labels))
         train_ds = make_train_dataset(train_examples, config, num_classes)
-        val_ds = make_eval_dataset(validation_examples, config.batch_size, config.label_smoothing, num_classes)
+        val_ds = make_eval_dataset(validation_examples, config.batch_size, config.soft_targets, num_classes)
         # The recipe's callbacks first: Keras Tuner's own (its best-epoch checkpoint, TensorBoard)
         # must see the weights validation saw (the EMA average, recalibrated BatchNorm statistics).
         callbacks = [*recipe.recipe_callbacks(config, self.train_images), *(fit_kwargs.pop("callbacks", None) or [])]

@@ -84,7 +84,7 @@ def test_eval_dataset_keeps_order_and_label_smoothing_gives_one_hot():
     x, y = next(iter(make_eval_dataset(ds, batch_size=8)))
     np.testing.assert_array_equal(x.numpy(), images)
     np.testing.assert_array_equal(y.numpy(), labels)
-    _, y_onehot = next(iter(make_eval_dataset(ds, batch_size=8, label_smoothing=0.1)))
+    _, y_onehot = next(iter(make_eval_dataset(ds, batch_size=8, one_hot=True)))
     np.testing.assert_array_equal(y_onehot.numpy().argmax(axis=1), labels)
 
 
@@ -110,7 +110,7 @@ def test_soft_targets_pass_through_and_class_indices_become_one_hot_of_their_mod
     got_images, got = next(iter(make_train_dataset(ds, soft_config)))
     order = [next(i for i, x in enumerate(images) if np.array_equal(x, g)) for g in got_images.numpy()]
     np.testing.assert_array_equal(got.numpy(), soft[order])  # shuffled together, unchanged
-    _, evaluated = next(iter(make_eval_dataset(ds, batch_size=8, label_smoothing=0.1, num_classes=8)))
+    _, evaluated = next(iter(make_eval_dataset(ds, batch_size=8, one_hot=True, num_classes=8)))
     np.testing.assert_array_equal(evaluated.numpy(), soft)
     smoothed = resolve_config("seed", {"labels": "ferplus-majority", "label_smoothing": 0.1, "batch_size": 8})
     labels = np.arange(8, dtype=np.int64)
