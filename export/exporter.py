@@ -44,10 +44,10 @@ from model_zoo.artifacts import (
 )
 from model_zoo.batchnorm_recalibration import recalibrate_batchnorm
 from model_zoo.constants import FACE_SHAPE, class_names_for_width, write_labels
-from model_zoo.flip_averaging import with_flip_averaging
 from model_zoo.loading import load_model
+from model_zoo.test_time_augmentation import with_test_time_augmentation
 from pipeline.lineage import file_sha256
-from pipeline.run_metadata import environment
+from pipeline.run_metadata import chosen_model, environment
 
 log = logging.getLogger("fer-export")
 
@@ -75,9 +75,9 @@ def resolve_model_path(model_or_run_dir: str | Path) -> tuple[Path, dict | None]
     path = Path(model_or_run_dir)
     if path.is_dir():
         config = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() else None
-        for name in ("best.keras", "model.keras"):
-            if (path / name).is_file():
-                return path / name, config
+        chosen = chosen_model(path)
+        if chosen is not None:
+            return chosen, config
         raise FileNotFoundError(f"{path} holds neither best.keras nor model.keras; is it a finished run directory?")
     if not path.is_file():
         raise FileNotFoundError(f"No model at {path}")
@@ -94,6 +94,7 @@ def export_all(
     thresholds: ParityThresholds | None = None,
     overwrite: bool = False,
     flip_average: bool = False,
+    crop_average: bool = False,
     recalibration_images: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
     labels: str | None = None,
@@ -109,8 +110,10 @@ def export_all(
         extra_metadata: Merged into ``metadata.json`` (e.g. the dataset used).
         thresholds: The gate (default ``ParityThresholds()``).
         overwrite: Replace an existing ``out_dir`` (the old one is removed only once the new one is complete).
-        flip_average: Export ``with_flip_averaging(model)``: every artifact averages the model's
-            outputs on the face and its mirror image (two passes per face).
+        flip_average: Export ``with_test_time_augmentation(model, flip=True)``: every artifact averages the
+            model's outputs on the face and its mirror image (two passes per face).
+        crop_average: Average over five crops of the face, the centre and the corners (five passes per face;
+            ten with ``flip_average``).
         recalibration_images: Unaugmented training faces: recompute the model's BatchNorm
             statistics on them before exporting (``recalibrate_batchnorm``; a model passed
             as an object is changed in place). None keeps the trained statistics.
@@ -152,8 +155,8 @@ def export_all(
                 "parity_accuracy_before": before,
                 "parity_accuracy_after": after,
             }
-        if flip_average:
-            model = with_flip_averaging(model)
+        if flip_average or crop_average:
+            model = with_test_time_augmentation(model, flip=flip_average, crops=crop_average)
         # Saved again uncompiled: the checkpoint's optimizer state would triple the file for nothing.
         model.save(staging / artifact("keras").file)
         saved_model_dir = staging / artifact("saved_model").file
@@ -182,7 +185,8 @@ def export_all(
             staging / artifact("keras").file,
             model,
             report,
-            {"flip_averaged": flip_average, "batchnorm_recalibration": recalibration} | (extra_metadata or {}),
+            {"flip_averaged": flip_average, "crop_averaged": crop_average, "batchnorm_recalibration": recalibration}
+            | (extra_metadata or {}),
             class_names,
             labels,
         )

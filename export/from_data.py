@@ -121,6 +121,7 @@ def export_from_data(
     skip_bad_rows: bool = False,
     overwrite: bool = False,
     flip_average: bool = False,
+    crop_average: bool = False,
     extra_metadata: dict | None = None,
     labels: str | None = None,
     ferplus: str | Path | None = None,
@@ -133,7 +134,7 @@ def export_from_data(
 
     Args:
         model_path: A ``.keras`` file (a run directory's ``best.keras``, say).
-        out_dir, overwrite, flip_average: As for ``export_all``.
+        out_dir, overwrite, flip_average, crop_average: As for ``export_all``.
         data, data_dir, n_parity, n_representative, n_recalibration, seed, skip_bad_rows: As for
             ``load_export_data``.
         training_config: The training run's resolved configuration, recorded in the metadata (None: unknown).
@@ -169,6 +170,7 @@ def export_from_data(
         extra_metadata=export_metadata(model_path, data, faces, training_config) | (extra_metadata or {}),
         overwrite=overwrite,
         flip_average=flip_average,
+        crop_average=crop_average,
         recalibration_images=faces.recalibration_images,
         class_names=class_names,
         labels=faces.labels,

@@ -41,7 +41,7 @@ def recalibrate_batchnorm(model: keras.Model, images: np.ndarray, batch_size: in
             layers that are random in training mode (noise, random preprocessing).
 
     A BatchNorm layer called more than once per forward pass (a model wrapped by
-    ``with_flip_averaging``) would be updated twice per batch: recalibrate the inner model.
+    ``with_test_time_augmentation``) would be updated once per view: recalibrate the inner model.
     """
     if len(images) == 0:
         raise ValueError("recalibrate_batchnorm needs at least one image; got an empty array")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import keras
 
-# Importing these modules registers FacePreprocessing and HorizontalFlip with Keras, so plain
+# Importing these modules registers FacePreprocessing, HorizontalFlip and FaceCrop with Keras, so plain
 # keras.models.load_model works once this module (or model_zoo.load_model) has been imported.
 # ``import model_zoo`` alone does not import it: that stays free of TensorFlow.
-from model_zoo import flip_averaging as _flip_averaging  # noqa: F401
 from model_zoo import preprocessing as _preprocessing  # noqa: F401
+from model_zoo import test_time_augmentation as _test_time_augmentation  # noqa: F401
 
 
 def load_model(path: str | Path) -> keras.Model:

@@ -23,13 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from fer_runtime.predictors import KerasPredictor, predict_in_batches
-from model_zoo.artifacts import artifact_path
-from model_zoo.constants import class_names_for_width, read_labels
 from model_zoo.pretrained import resolve_artifacts
+from pipeline.evaluate import model_class_names
+from pipeline.run_metadata import chosen_model
 
 log = logging.getLogger(__name__)
-
-RUN_MODELS = ("best.keras", "model.keras")  # a fer-train run directory's models, the one chosen first
 
 
 @dataclass
@@ -51,9 +49,9 @@ def teacher_model_path(spec: str) -> Path:
     path = resolve_artifacts(spec)
     if path.is_file():
         return path
-    for candidate in (artifact_path(path, "keras"), *(path / name for name in RUN_MODELS)):
-        if candidate.is_file():
-            return candidate
+    chosen = chosen_model(path)  # a run's choice; an export's model.keras
+    if chosen is not None:
+        return chosen
     raise FileNotFoundError(
         f"Teacher {spec!r}: {path} holds no model (model.keras of an export, best.keras of a run); pass an export "
         "or run directory, a .keras file or a shipped model's name"
@@ -65,7 +63,7 @@ def load_teachers(specs: str) -> list[Teacher]:
 
     Raises:
         FileNotFoundError: if a spec names no model.
-        ValueError: if the list is empty.
+        ValueError: if the list is empty, or a model's ``labels.txt`` disagrees with its output.
     """
     names = [s.strip() for s in specs.split(",") if s.strip()]
     if not names:
@@ -74,9 +72,7 @@ def load_teachers(specs: str) -> list[Teacher]:
     for spec in names:
         path = teacher_model_path(spec)
         predictor = KerasPredictor(path)
-        has_labels = (path.parent / "labels.txt").is_file()
-        classes = read_labels(path.parent) if has_labels else class_names_for_width(predictor.num_classes)
-        teachers.append(Teacher(spec, predictor, classes))
+        teachers.append(Teacher(spec, predictor, model_class_names(path, predictor.num_classes)))
     return teachers
 
 

@@ -1,11 +1,16 @@
-"""What every run directory and export records about where it was made: versions and host."""
+"""What every run directory and export records about where it was made (versions and host), and which of a run
+directory's models it chose."""
 
 from __future__ import annotations
 
 import os
 import platform
 from importlib import metadata as importlib_metadata
+from pathlib import Path
 from typing import Any
+
+# A fer-train run directory's models, the one it chose first: the best checkpoint, else the last epoch's.
+RUN_MODELS = ("best.keras", "model.keras")
 
 # The distributions whose versions decide what a run or an export computes.
 RECORDED_PACKAGES = (
@@ -40,3 +45,8 @@ def environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "packages": package_versions(),
     }
+
+
+def chosen_model(run_dir: str | Path) -> Path | None:
+    """The model a ``fer-train`` run directory chose: ``best.keras``, else ``model.keras``; None if it has neither."""
+    return next((Path(run_dir) / name for name in RUN_MODELS if (Path(run_dir) / name).is_file()), None)

@@ -46,7 +46,7 @@ from pipeline.fer2013_dataset import Fer2013Data, load_fer2013
 from pipeline.input_pipeline import dataset_to_arrays, examples_to_arrays, make_eval_dataset, make_train_dataset
 from pipeline.plots import plot_confusion_matrix, plot_learning_curves
 from pipeline.recipe import build_compiled_model, class_weights, recipe_callbacks
-from pipeline.run_metadata import environment
+from pipeline.run_metadata import chosen_model, environment
 from pipeline.runtime import configure_tensorflow, make_strategy
 from pipeline.training_callbacks import AtomicBackupAndRestore, BestCheckpoint, EpochThroughput, writing
 
@@ -275,7 +275,7 @@ def _best_so_far(history_csv: Path, monitor: str) -> float:
 
 def _evaluate_run(run_dir: Path, examples: dict, data: Fer2013Data, batch_size: int) -> dict:
     """The figures of the run's chosen model on every split's ``examples``, as ``fer-eval`` computes them."""
-    chosen = run_dir / "best.keras" if (run_dir / "best.keras").exists() else run_dir / "model.keras"
+    chosen = chosen_model(run_dir)
     predictor = KerasPredictor(chosen)
     results = {"model": chosen.name, "splits": {}}
     for name, ds in examples.items():

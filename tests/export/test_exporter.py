@@ -278,17 +278,20 @@ def test_predict_in_batches_matches_one_batch(exported, trained_tiny_model):
     np.testing.assert_allclose(predict_in_batches(predictor, x_val, batch_size=17), predictor.predict(x_val), atol=1e-6)
 
 
-def test_flip_averaged_export_averages_the_face_and_its_mirror_in_every_artifact(trained_tiny_model, tmp_path):
+def test_tta_export_averages_the_crops_and_their_mirrors_in_every_artifact(trained_tiny_model, tmp_path):
     from model_zoo import load_model
 
     path, x_val, y_val, x_train = trained_tiny_model
-    result = export_all(path, tmp_path / "flip", x_val, y_val, x_train[:100], flip_average=True)
+    result = export_all(path, tmp_path / "tta", x_val, y_val, x_train[:100], flip_average=True, crop_average=True)
     assert result.passed, result.report
     metadata = json.loads((result.out_dir / "metadata.json").read_text())
-    assert metadata["flip_averaged"] is True and metadata["source_model"]["name"].endswith("_flip_averaged")
+    assert metadata["flip_averaged"] is True and metadata["crop_averaged"] is True
+    assert metadata["source_model"]["name"].endswith("_flip_crop_averaged")
     base = load_model(path)
-    want = (base.predict_on_batch(x_val) + base.predict_on_batch(x_val[:, :, ::-1])) / 2
-    assert np.abs(want - base.predict_on_batch(x_val)).max() > 1e-3  # the mirror image does change the answer
+    # The five 42-pixel crops of a 48-pixel face (the centre, then the corners), each also mirrored.
+    crops = [x_val[:, top : top + 42, left : left + 42] for top, left in ((3, 3), (0, 0), (0, 6), (6, 0), (6, 6))]
+    want = np.mean([base.predict_on_batch(view) for crop in crops for view in (crop, crop[:, :, ::-1])], axis=0)
+    assert np.abs(want - base.predict_on_batch(x_val)).max() > 1e-3  # the views do change the answer
     for backend in ("keras", "saved_model", "tflite-fp32"):
         got = predict_in_batches(load_predictor(artifact_path(result.out_dir, backend)), x_val)
         np.testing.assert_allclose(got, want, atol=1e-5, err_msg=backend)

@@ -40,3 +40,23 @@ def test_majority_targets_and_8_class_weights(ferplus_csv, data_dir):
     images, targets = next(iter(make_train_dataset(data.targets("train"), config)))
     assert images.shape == (32, 48, 48, 1) and targets.shape == (32, 8)
     assert set(np.unique(targets.numpy())) == {0.0, 1.0} and (targets.numpy().sum(axis=1) == 1).all()
+
+
+def test_sgd_nesterov_and_the_plateau_schedule():
+    from pipeline.recipe import make_optimizer, recipe_callbacks
+
+    config = resolve_config(
+        "smoke", {"optimizer": "sgd-nesterov", "learning_rate": 0.01, "momentum": 0.8, "lr_schedule": "plateau"}
+    )
+    optimizer = make_optimizer(config, n_train=64)
+    assert isinstance(optimizer, keras.optimizers.SGD) and optimizer.nesterov and optimizer.momentum == 0.8
+    assert float(optimizer.learning_rate) == pytest.approx(0.01)  # a constant that the callback cuts
+    images = np.zeros((4, 48, 48, 1), np.uint8)
+    (plateau,) = recipe_callbacks(config, images)
+    assert isinstance(plateau, keras.callbacks.ReduceLROnPlateau)
+    assert (plateau.monitor, plateau.factor, plateau.patience) == ("val_loss", 0.5, 3)
+    (plateau,) = recipe_callbacks(config, images, has_validation=False)
+    assert plateau.monitor == "loss"
+    assert recipe_callbacks(resolve_config("smoke"), images) == []
+    with pytest.raises(ValueError, match="plateau_factor in"):
+        resolve_config("smoke", {"lr_schedule": "plateau", "plateau_factor": 1.5})
