@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 
 from pipeline.ablation import ablation_table, format_ablation_table, run_cpu_hours
 from pipeline.cli.ablation import main
+from tests.fer_fixtures import ROOT
 
 
 def test_a_table_scores_every_run_on_the_same_faces_and_names_what_changed(soft_run, smoke_run, ferplus_csv, data_dir):
@@ -40,3 +43,12 @@ def test_the_command_writes_the_table_and_refuses_what_is_not_a_run(soft_run, fe
     assert "| soft | baseline |" in (tmp_path / "a.md").read_text()
     assert main([str(tmp_path), *args]) == 2
     assert "is not a fer-train run directory (no config.json)" in capsys.readouterr().err
+
+
+def test_help_answers_without_loading_tensorflow():
+    code = (
+        "import sys; from pipeline.cli.ablation import build_parser; print(build_parser().format_help()); "
+        "print([m for m in ('tensorflow', 'keras') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("[]") and "--markdown" in out.stdout, out.stderr
