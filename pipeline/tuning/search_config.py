@@ -109,13 +109,20 @@ def trial_base_config(config: SearchConfig) -> TrainConfig:
     partway through a cosine decay.
 
     Raises:
-        ValueError: on an unknown preset or a setting the preset's configuration refuses (``ferplus``
-            with ``fer2013`` labels: ``fer-train``'s message).
+        ValueError: on an unknown preset, a preset that distils from a teacher, or a setting the preset's
+            configuration refuses (``ferplus`` with ``fer2013`` labels: ``fer-train``'s message).
     """
     names = ("data", "data_dir", "labels", "ferplus", "max_train_examples", "max_eval_examples", "model", "epochs")
     overrides = {name: getattr(config, name) for name in names}
     overrides.update(batch_size=config.batch_size, precision=config.precision, seed=config.seed)
-    return resolve_config(config.preset, overrides)
+    base = resolve_config(config.preset, overrides)
+    if base.teacher is not None:
+        # Trials train on the split's own targets: a teacher's would be left out without a word.
+        raise ValueError(
+            f"preset {config.preset!r} distils from {base.teacher}, which a search does not do: search from a preset "
+            "without a teacher, then train the chosen configuration with fer-train --teacher"
+        )
+    return base
 
 
 def validate_search_config(config: SearchConfig, role: str = "local") -> None:

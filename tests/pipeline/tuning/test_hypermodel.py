@@ -120,3 +120,13 @@ def test_a_ferplus_trial_trains_8_classes_on_fer_trains_targets():
         first = next(iter(recording.kwargs["validation_data"].unbatch()))[1].numpy()
         expected = votes[0] if mode == "ferplus-soft" else np.eye(8)[labels[0]]  # the loss smooths
         np.testing.assert_allclose(first, expected, rtol=1e-6)
+
+
+def test_a_search_refuses_a_preset_that_distils(monkeypatch):
+    from pipeline.config import PRESETS
+    from pipeline.tuning.search_config import SearchConfig, trial_base_config
+
+    monkeypatch.setitem(PRESETS, "taught", {"teacher": "seed_cnn_ferplus"})
+    assert trial_base_config(SearchConfig(preset="seed")).teacher is None
+    with pytest.raises(ValueError, match="distils from seed_cnn_ferplus, which a search does not do"):
+        trial_base_config(SearchConfig(preset="taught"))
