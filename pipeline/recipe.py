@@ -156,6 +156,7 @@ def recipe_callbacks(
                 factor=config.plateau_factor,
                 patience=config.plateau_patience,
                 min_lr=config.learning_rate * 1e-3,
+                verbose=1,  # each cut is said in the log
             )
         )
     return callbacks
