@@ -74,3 +74,14 @@ def test_a_student_trains_on_an_ensembles_targets(tmp_path, fer_csv, data_dir, s
     assert metrics["splits"]["validation"]["n"] > 0
     saved = json.loads((tmp_path / "student" / "config.json").read_text())
     assert saved["teacher"] == f"{soft_run},{smoke_run}" and saved["distill_weight"] == 0.7
+
+
+@pytest.mark.parametrize(("preset", "recipe"), [("ferplus-distilled", "ferplus"), ("ship-distilled", "ship")])
+def test_the_distilled_presets_are_their_recipe_taught_by_the_shipped_model_of_their_labels(preset, recipe):
+    from model_zoo.constants import label_mode_class_names
+    from pipeline.config import PRESETS, resolve_config
+
+    config = resolve_config(preset)
+    assert {k: v for k, v in PRESETS[preset].items() if k != "teacher"} == PRESETS[recipe]
+    (teacher,) = load_teachers(config.teacher)  # a shipped model, with every class of the student
+    assert teacher.class_names == label_mode_class_names(config.labels)
