@@ -80,7 +80,7 @@ def test_every_fer_train_option_states_its_default():
     for action in options:
         assert action.help and "default" in action.help, action.option_strings
     help_text = parser.format_help()
-    epochs = "(default: 25; preset ship: 80, ferplus: 60, smoke: 2, ferplus-distilled: 60, ship-"  # argparse wraps at "-"
+    epochs = "(default: 25; preset ship: 80, ferplus: 60, smoke: 2, ferplus-distilled: 60, ship-"
     assert "--epochs N" in help_text and epochs in " ".join(help_text.split())
 
 
