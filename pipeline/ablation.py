@@ -96,17 +96,18 @@ def ablation_table(
         if not (run / "config.json").is_file():
             raise ValueError(f"{run} is not a fer-train run directory (no config.json)")
         configs.append(json.loads((run / "config.json").read_text()))
-    predictors = [KerasPredictor(run_model(run)) for run in runs]
+    models = [run_model(run) for run in runs]
+    predictors = [KerasPredictor(model) for model in models]
+    classes = [model_class_names(m, p.num_classes) for m, p in zip(models, predictors, strict=True)]
     scores: dict[str, list[dict]] = {}
     for labels in SCORED_LABELS:
         fer = load_fer2013(data, data_dir, labels=labels)
         fer.split(split)  # a missing split fails here, with the splits present
         examples = examples_to_arrays(fer.examples[split])
         scores[labels] = []
-        for run, predictor in zip(runs, predictors, strict=True):
+        for predictor, names in zip(predictors, classes, strict=True):
             probs = predict_in_batches(predictor, examples["image"], batch_size)
-            classes = model_class_names(run_model(run), probs.shape[1])
-            scores[labels].append(score_examples(probs, classes, examples, labels))
+            scores[labels].append(score_examples(probs, names, examples, labels))
     defaults = TrainConfig().to_dict()
     rows = []
     for i, run in enumerate(runs):
