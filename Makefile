@@ -11,6 +11,9 @@ EXTRA ?= cpu
 BIN := $(VENV)/bin
 DATA ?= ../shared/data/fer2013
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): most tests wait on subprocesses, TensorFlow's start-up or a browser, so two
+# share two cores well.
+TEST_WORKERS ?= 2
 DURATIONS ?= test-durations.tsv
 
 .PHONY: setup demo test test-fast lint train clean
@@ -35,7 +38,7 @@ lint: setup
 
 # Every test, slow and browser ones included: what CI runs. Every test's duration goes to $(DURATIONS).
 test: setup lint
-	$(BIN)/python -m pytest -m '' --durations=15 --durations-file=$(DURATIONS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m '' -n $(TEST_WORKERS) --durations=15 --durations-file=$(DURATIONS) $(PYTEST_ARGS)
 
 # The default selection (pyproject addopts): no slow and no browser tests.
 test-fast: setup lint

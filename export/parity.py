@@ -25,6 +25,12 @@ class ParityThresholds:
     float16_max_abs_diff: float = 1e-2
     int8_min_agreement: float = 0.98  # top-1 agreement of int8 artifacts
     int8_max_accuracy_drop: float = 0.01  # accuracy lost by int8 artifacts (1 point)
+    # Two classes the Keras model rates within this of each other are a tie: an artifact that picks either agrees.
+    # An int8 model's output moves in steps of 1/256 (0.0039) and its probabilities differ from the float model's
+    # by a few 1e-3, so on a face the float model cannot decide, which of the two int8 picks is chance, not a
+    # quantization error. On a trained model such faces are rare (about 1 in 100); on a model that guesses (the
+    # tests' few-step smoke runs) they are most faces, and a gate that counted them failed at random.
+    tie_margin: float = 0.01
 
 
 def compare_to_reference(
@@ -40,14 +46,22 @@ def compare_to_reference(
 
     Returns:
         ``kind``, ``top1_agreement``, ``max_abs_diff``, ``accuracy``, ``reference_accuracy``,
-        ``accuracy_drop``, ``passed`` and ``failures`` (one sentence per threshold missed,
-        saying by how much).
+        ``accuracy_drop``, ``ties`` (faces where the artifact picked another class than the reference, one the
+        reference rates within ``thresholds.tie_margin`` of its top class), ``top1_agreement_up_to_ties`` and
+        ``accuracy_drop_up_to_ties`` (those faces counted as agreeing), ``passed`` and ``failures`` (one sentence
+        per threshold missed, saying by how much). The gate reads the figures up to ties.
     """
-    agreement = float(np.mean(reference.argmax(1) == probs.argmax(1)))
+    reference_top, artifact_top = reference.argmax(1), probs.argmax(1)
+    rows = np.arange(len(reference))
+    tied = reference[rows, reference_top] - reference[rows, artifact_top] < thresholds.tie_margin
+    resolved = np.where(tied, reference_top, artifact_top)  # the artifact's answers, ties read as the reference's
+    agreement = float(np.mean(reference_top == artifact_top))
     max_abs = float(np.abs(reference - probs).max())
-    accuracy = float(np.mean(probs.argmax(1) == labels))
-    reference_accuracy = float(np.mean(reference.argmax(1) == labels))
+    accuracy = float(np.mean(artifact_top == labels))
+    reference_accuracy = float(np.mean(reference_top == labels))
     drop = reference_accuracy - accuracy
+    gated_agreement = float(np.mean(resolved == reference_top))
+    gated_drop = reference_accuracy - float(np.mean(resolved == labels))
     if kind == "int8":
         min_agreement, max_abs_allowed, max_drop = (
             thresholds.int8_min_agreement,
@@ -60,12 +74,12 @@ def compare_to_reference(
     else:
         raise ValueError(f"Unknown artifact kind {kind!r}; use float, float16 or int8")
     failures = []
-    if agreement < min_agreement:
-        failures.append(f"top-1 agreement {agreement:.2%} < {min_agreement:.2%}")
+    if gated_agreement < min_agreement:
+        failures.append(f"top-1 agreement {gated_agreement:.2%} up to ties < {min_agreement:.2%}")
     if max_abs_allowed is not None and max_abs > max_abs_allowed:
         failures.append(f"max |delta prob| {max_abs:.2e} > {max_abs_allowed:.0e}")
-    if max_drop is not None and drop > max_drop:
-        failures.append(f"accuracy drop {drop * 100:.2f} points > {max_drop * 100:.2f}")
+    if max_drop is not None and gated_drop > max_drop:
+        failures.append(f"accuracy drop {gated_drop * 100:.2f} points up to ties > {max_drop * 100:.2f}")
     return {
         "kind": kind,
         "top1_agreement": agreement,
@@ -73,6 +87,9 @@ def compare_to_reference(
         "accuracy": accuracy,
         "reference_accuracy": reference_accuracy,
         "accuracy_drop": drop,
+        "ties": int(np.sum(tied & (reference_top != artifact_top))),
+        "top1_agreement_up_to_ties": gated_agreement,
+        "accuracy_drop_up_to_ties": gated_drop,
         "passed": not failures,
         "failures": failures,
     }
@@ -115,13 +132,13 @@ def format_parity_report(report: dict) -> str:
     """A table of the parity report, one line per artifact, failures spelled out."""
     lines = [
         f"Parity against the Keras model on {report['n']} images (Keras accuracy {report['reference_accuracy']:.4f}):",
-        f"{'artifact':<22} {'top-1 agree':>11} {'max |dp|':>10} {'accuracy':>9} {'drop (pt)':>9}  result",
+        f"{'artifact':<22} {'top-1 agree':>11} {'ties':>5} {'max |dp|':>10} {'accuracy':>9} {'drop (pt)':>9}  result",
     ]
     for name, r in report["artifacts"].items():
         verdict = "ok" if r["passed"] else "FAILED: " + "; ".join(r["failures"])
         lines.append(
-            f"{name:<22} {r['top1_agreement']:>11.2%} {r['max_abs_diff']:>10.2e} {r['accuracy']:>9.4f} "
-            f"{r['accuracy_drop'] * 100:>9.2f}  {verdict}"
+            f"{name:<22} {r['top1_agreement']:>11.2%} {r['ties']:>5} {r['max_abs_diff']:>10.2e} "
+            f"{r['accuracy']:>9.4f} {r['accuracy_drop'] * 100:>9.2f}  {verdict}"
         )
     lines.append("PARITY GATE PASSED" if report["passed"] else "PARITY GATE FAILED")
     return "\n".join(lines)

@@ -75,10 +75,30 @@ def pytest_runtest_logreport(report):
     _DURATIONS[report.nodeid] = _DURATIONS.get(report.nodeid, 0.0) + report.duration
 
 
+# Test files that read the session's smoke pipeline run (tests/orchestration/conftest.py), the costliest fixture.
+SHARED_RUN_TESTS = "tests/orchestration/"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """How pytest-xdist (``make test``: two workers) shares the tests out: a test file runs whole on one worker, so
+    its module fixtures are built once and its tests keep their order, and the pipeline's tests all run on one
+    worker, so the smoke pipeline run they read is made once. (``--dist loadgroup`` would say this with marks, but
+    xdist 3.8 cannot set the group on pytest 9.2's test ids.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_RUN_TESTS if nodeid.startswith(SHARED_RUN_TESTS) else nodeid.split("::", 1)[0]
+
+    return FileScheduling(config, log)
+
+
 def pytest_sessionfinish(session):
     shutil.rmtree(GRADIO_CACHE, ignore_errors=True)
     path = session.config.getoption("--durations-file")
-    if path:
+    # Under pytest-xdist the controller gets every worker's reports: only it writes the file.
+    if path and not hasattr(session.config, "workerinput"):
         rows = sorted(_DURATIONS.items(), key=lambda item: -item[1])
         with open(path, "w") as f:
             f.write("seconds\ttest\n")

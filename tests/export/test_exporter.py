@@ -206,13 +206,23 @@ def test_fer_export_cli_exits_0_when_every_artifact_passes(trained_tiny_model, f
 
 
 def test_fer_export_cli_exits_1_when_the_gate_fails_and_keeps_the_report(fer_csv, data_dir, tmp_path, capsys):
-    """An untrained model answers every face with probabilities within 1e-3 of 1/7: finer than the
-    1/256 steps of int8 outputs, so the int8 model cannot give its top class and the gate must refuse it."""
+    """A model int8 cannot represent: one hidden unit sits near 300 while the units that decide carry O(1) values,
+    so int8's single scale for that layer (about 300/255 a step) rounds them all to zero; scaled up, the float model
+    is sure of its answers, the int8 model gives the same class for every face, and the gate must refuse it."""
     from model_zoo import create_model
 
     keras.utils.set_random_seed(0)
-    untrained = tmp_path / "untrained.keras"
-    create_model("seed_cnn_tiny").save(untrained)
+    model = create_model("seed_cnn_tiny")
+    norm = model.get_layer("dense_bn")
+    gamma, beta, mean, variance = norm.get_weights()
+    beta[0] = 300.0
+    norm.set_weights([gamma, beta, mean, variance])
+    output = model.get_layer("probabilities")
+    kernel, bias = output.get_weights()
+    kernel[0], kernel[1:] = 0.0, kernel[1:] * 100  # the outlier unit says nothing; the others decide, surely
+    output.set_weights([kernel, bias])
+    untrained = tmp_path / "outlier.keras"
+    model.save(untrained)
     out = tmp_path / "artifacts"
     args = [str(untrained), "--out", str(out), "--data", str(fer_csv), "--data-dir", str(data_dir)]
     code = main([*args, "--parity-examples", "40", "--representative-examples", "20"])
