@@ -101,6 +101,7 @@ def parity_report(
     labels: np.ndarray,
     kinds: dict[str, str] | None = None,
     thresholds: ParityThresholds | None = None,
+    errors: dict[str, str] | None = None,
 ) -> dict:
     """The parity report over several artifacts.
 
@@ -110,6 +111,8 @@ def parity_report(
         labels: (N,) true labels, indices into the model's K classes.
         kinds: ``{artifact name: "float" | "float16" | "int8"}``; unnamed artifacts are ``"float"``.
         thresholds: The gate; defaults to ``ParityThresholds()``.
+        errors: ``{artifact name: why}`` for artifacts whose runtime refused to run them: each fails the gate,
+            with that reason and no figures.
 
     Returns:
         ``{"passed", "n", "thresholds", "artifacts": {name: compare_to_reference(...)}}``.
@@ -119,6 +122,9 @@ def parity_report(
         name: compare_to_reference(reference, probs, labels, (kinds or {}).get(name, "float"), thresholds)
         for name, probs in artifact_probs.items()
     }
+    for name, why in (errors or {}).items():
+        results[name] = {"kind": (kinds or {}).get(name, "float"), "passed": False,
+                         "failures": [f"its runtime could not run it: {why}"]}  # fmt: skip
     return {
         "passed": all(r["passed"] for r in results.values()),
         "n": int(len(labels)),
@@ -136,6 +142,9 @@ def format_parity_report(report: dict) -> str:
     ]
     for name, r in report["artifacts"].items():
         verdict = "ok" if r["passed"] else "FAILED: " + "; ".join(r["failures"])
+        if "top1_agreement" not in r:  # never ran
+            lines.append(f"{name:<22} {'-':>11} {'-':>5} {'-':>10} {'-':>9} {'-':>9}  {verdict}")
+            continue
         lines.append(
             f"{name:<22} {r['top1_agreement']:>11.2%} {r['ties']:>5} {r['max_abs_diff']:>10.2e} "
             f"{r['accuracy']:>9.4f} {r['accuracy_drop'] * 100:>9.2f}  {verdict}"

@@ -50,7 +50,9 @@ def test_a_face_the_reference_cannot_decide_agrees_whichever_class_the_artifact_
     probs[:10, 1] = 0.205  # the artifact picks class 1 on those ten: a tie, not a quantization error
     probs[10:12, 2] = 0.3  # and class 2 on two decided faces: disagreements
     labels = np.zeros(100, dtype=int)
-    result = parity_report(reference, {"tflite-int8": probs}, labels, {"tflite-int8": "int8"})["artifacts"]["tflite-int8"]
+    result = parity_report(reference, {"tflite-int8": probs}, labels, {"tflite-int8": "int8"})["artifacts"][
+        "tflite-int8"
+    ]
     assert result["top1_agreement"] == pytest.approx(0.88) and result["ties"] == 10
     assert result["top1_agreement_up_to_ties"] == pytest.approx(0.98) and result["passed"] is False  # 2 pt lost
     assert result["accuracy_drop"] == pytest.approx(0.12) and result["accuracy_drop_up_to_ties"] == pytest.approx(0.02)
