@@ -251,7 +251,8 @@ def _evaluation_section(evaluation: EvaluationResult, figures: dict[str, str]) -
         *_figure("Confusion matrix", CONFUSION_MATRIX, figures),
         "",
         f"Blessing thresholds: accuracy at least {_pct(t['min_accuracy'])}, at most {_pct(t['max_accuracy_drop'])} "
-        f"below the baseline, no class's recall more than {_pct(t['max_recall_drop'])} below the baseline's.",
+        f"below the baseline, no class's recall more than {_pct(t['max_recall_drop'])} below the baseline's"
+        + (f", no class's F1 more than {_pct(t['max_f1_drop'])} below." if t.get("max_f1_drop") is not None else "."),
     ]
 
 

@@ -67,6 +67,9 @@ class PipelineSettings:
     max_recall_drop: float = option(
         BlessingThresholds.max_recall_drop, "largest loss of any class's recall against the baseline"
     )
+    max_f1_drop: float | None = option(
+        BlessingThresholds.max_f1_drop, "largest loss of any class's F1 against the baseline (default: not checked)"
+    )
     # --- export ---
     recalibrate_batchnorm_faces: int = option(
         0, "recompute BatchNorm statistics on N unaugmented training faces before exporting (0: keep them)"
@@ -175,7 +178,7 @@ class PipelineSettings:
 
     def blessing_thresholds(self) -> BlessingThresholds:
         """The blessing's bars from these settings."""
-        return BlessingThresholds(self.min_accuracy, self.max_accuracy_drop, self.max_recall_drop)
+        return BlessingThresholds(self.min_accuracy, self.max_accuracy_drop, self.max_recall_drop, self.max_f1_drop)
 
     def schema(self) -> Schema:
         """The data validation's schema with these settings' limits, its classes those of the training's labels.

@@ -2,8 +2,12 @@
 
 ``bless`` compares two ``classification_metrics`` results (``pipeline.metrics``): the candidate must reach
 ``min_accuracy``, lose at most ``max_accuracy_drop`` of accuracy against the baseline, and at most
-``max_recall_drop`` of any class's recall. Every check that fails becomes a reason; a model is pushed only
-when there is none.
+``max_recall_drop`` of any class's recall and, when set, ``max_f1_drop`` of any class's F1. Every check that fails
+becomes a reason; a model is pushed only when there is none.
+
+Recall alone can block a better model: a baseline that over-predicts a class (FER2013's models and Fear) has a high
+recall of it bought with many false alarms, which a better-calibrated candidate gives back. F1 weighs both sides;
+``max_recall_drop=1, max_f1_drop=0.05`` compares classes by F1 alone.
 
 Both results must be over the same classes of the same faces: an 8-class (FER+) candidate and a 7-class baseline
 are compared over the classes they share, both scored with ``pipeline.metrics.shared_classes``.
@@ -24,11 +28,13 @@ class BlessingThresholds:
         min_accuracy: Lowest accuracy accepted at all.
         max_accuracy_drop: Largest loss of accuracy against the baseline.
         max_recall_drop: Largest loss of any one class's recall against the baseline.
+        max_f1_drop: Largest loss of any one class's F1 against the baseline; None: not checked.
     """
 
     min_accuracy: float = 0.0
     max_accuracy_drop: float = 0.01
     max_recall_drop: float = 0.05
+    max_f1_drop: float | None = None
 
 
 @dataclass
@@ -52,6 +58,7 @@ def _summary(metrics: dict) -> dict:
         "macro_f1": metrics["macro_f1"],
         "classes": list(metrics["per_class"]),
         "recall": {c: v["recall"] for c, v in metrics["per_class"].items()},
+        "f1": {c: v["f1"] for c, v in metrics["per_class"].items()},
     }
 
 
@@ -92,13 +99,15 @@ def bless(candidate: dict, baseline: dict | None, thresholds: BlessingThresholds
                 f"accuracy {accuracy:.4f} is {drop:.4f} below the baseline's {baseline['accuracy']:.4f} "
                 f"(at most {thresholds.max_accuracy_drop:.4f} allowed)"
             )
+        bars = {"recall": thresholds.max_recall_drop, "F1": thresholds.max_f1_drop}
         for name, before in baseline["per_class"].items():
-            after = candidate["per_class"][name]["recall"]
-            if before["recall"] - after > thresholds.max_recall_drop + EPSILON:
-                reasons.append(
-                    f"recall of {name} {after:.4f} is {before['recall'] - after:.4f} below the baseline's "
-                    f"{before['recall']:.4f} (at most {thresholds.max_recall_drop:.4f} allowed)"
-                )
+            for metric, bar in bars.items():
+                was, now = before[metric.lower()], candidate["per_class"][name][metric.lower()]
+                if bar is not None and was - now > bar + EPSILON:
+                    reasons.append(
+                        f"{metric} of {name} {now:.4f} is {was - now:.4f} below the baseline's {was:.4f} "
+                        f"(at most {bar:.4f} allowed)"
+                    )
     return Blessing(
         blessed=not reasons,
         reasons=reasons,

@@ -56,3 +56,20 @@ def test_metrics_over_different_classes_are_not_compared():
         bless(eight, seven)
     decision = bless(seven, seven)
     assert decision.candidate["classes"] == decision.baseline["classes"] == list(CLASS_NAMES)
+
+
+def test_f1_blesses_a_candidate_that_gives_back_a_class_the_baseline_over_predicted():
+    labels = np.repeat(np.arange(7), 20)
+    baseline_guess, candidate_guess = labels.copy(), labels.copy()
+    baseline_guess[labels == 4] = 2  # the baseline calls every Sad face Fear: Fear's recall 1.0, its precision 0.5
+    candidate_guess[np.flatnonzero(labels == 2)[:3]] = 4  # the candidate misses 3 Fear faces, and gets Sad right
+    baseline = classification_metrics(labels, np.eye(7)[baseline_guess], CLASS_NAMES)
+    candidate = classification_metrics(labels, np.eye(7)[candidate_guess], CLASS_NAMES)
+    by_recall = bless(candidate, baseline, BlessingThresholds(max_recall_drop=0.1))
+    assert not by_recall.blessed and by_recall.reasons == [
+        "recall of Fear 0.8500 is 0.1500 below the baseline's 1.0000 (at most 0.1000 allowed)"
+    ]
+    by_f1 = bless(candidate, baseline, BlessingThresholds(max_recall_drop=1.0, max_f1_drop=0.05))
+    assert by_f1.blessed and by_f1.candidate["f1"]["Fear"] > by_f1.baseline["f1"]["Fear"]
+    worse = bless(baseline, candidate, BlessingThresholds(max_recall_drop=1.0, max_f1_drop=0.05))
+    assert any(reason.startswith("F1 of Sad 0.0000 is") for reason in worse.reasons)
