@@ -21,6 +21,7 @@ from model_zoo.precision import PRECISIONS
 from model_zoo.registry import list_models
 
 OPTIMIZERS = ("adam", "sgd-nesterov")
+DATA_DIR_HELP = "prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)"
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 
 
@@ -37,9 +38,7 @@ class TrainConfig:
 
     # --- data ---
     data: str | None = option(None, "FER2013 CSV, .csv.gz or image-folder directory (required)", metavar="PATH")
-    data_dir: str | None = option(
-        None, "prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)", metavar="DIR"
-    )
+    data_dir: str | None = option(None, DATA_DIR_HELP, metavar="DIR")
     skip_bad_rows: bool = option(False, "skip malformed rows (reporting how many and why) instead of stopping")
     labels: str = option(
         DEFAULT_LABEL_MODE,

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
-from fer_runtime.command_line import run_command
-from pipeline.cli import setup_logging
+from pipeline.cli import add_data_dir_option, run_quiet_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,9 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--split", default="validation", choices=["train", "validation", "test"], help="(default: validation)"
     )
-    parser.add_argument(
-        "--data-dir", metavar="DIR", help="prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)"
-    )
+    add_data_dir_option(parser)
     parser.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     return parser
@@ -43,9 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-ablation``; returns 0, or 2 on bad input."""
-    args = build_parser().parse_args(argv)
-    setup_logging(logging.WARNING)
-    return run_command("fer-ablation", lambda: _tabulate(args))
+    return run_quiet_command(build_parser(), _tabulate, argv)
 
 
 def _tabulate(args: argparse.Namespace) -> None:

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
-from fer_runtime.command_line import run_command
 from model_zoo.constants import DEFAULT_LABEL_MODE
-from pipeline.cli import add_label_options, setup_logging
+from pipeline.cli import add_data_dir_option, add_label_options, run_quiet_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_LABEL_MODE,
     )
     parser.add_argument("--json", metavar="FILE", help="also write the metrics to this JSON file (default: print only)")
-    parser.add_argument(
-        "--data-dir", metavar="DIR", help="prepared-dataset cache (default: $FER_DATA_DIR, else ~/tensorflow_datasets)"
-    )
+    add_data_dir_option(parser)
     parser.add_argument("--batch-size", type=int, default=256, help="faces per model call (default: 256)")
     parser.add_argument(
         "--skip-bad-rows", action="store_true", help="skip malformed rows instead of stopping (default: off)"
@@ -68,9 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point of ``fer-eval``; returns 0 or 2 (bad input)."""
-    args = build_parser().parse_args(argv)
-    setup_logging(logging.WARNING)
-    return run_command("fer-eval", lambda: _evaluate(args))
+    return run_quiet_command(build_parser(), _evaluate, argv)
 
 
 def _evaluate(args: argparse.Namespace) -> None:
