@@ -185,6 +185,12 @@ def build_demo(
     ):
         if frame is None:
             return gr.skip(), gr.skip(), last
+        # The browser sends the video element's current picture on every tick, whether or not the camera has given
+        # a new one since: the same picture again is skipped, not analysed twice. Only a digest is kept, never the
+        # frame.
+        digest = hashlib.blake2b(frame.data, digest_size=16).digest() if frame.flags.c_contiguous else None
+        if last is not None and digest is not None and last.get("digest") == digest:
+            return gr.skip(), gr.skip(), last
         now = time.perf_counter()
         last = last or {"smoother": FaceSmoother()}  # one per browser session
         fps = last.get("fps", 0.0)
@@ -213,7 +219,7 @@ def build_demo(
             if ok
             else ""
         )
-        return html, f"{fps:.1f} fps · " + describe(analysis), last | {"t": now, "fps": fps}
+        return html, f"{fps:.1f} fps · " + describe(analysis), last | {"t": now, "fps": fps, "digest": digest}
 
     examples = [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
     with gr.Blocks(
