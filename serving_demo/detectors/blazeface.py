@@ -110,10 +110,12 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) ->
         y1 = np.minimum(boxes[best, 3], boxes[remaining, 3])
         overlap = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
         iou = overlap / np.maximum(areas[best] + areas[remaining] - overlap, 1e-9)
-        cluster = remaining[iou > iou_threshold]
+        # The best row always joins its cluster: a NaN box (a broken model's) overlaps nothing, itself included.
+        joins = (iou > iou_threshold) | (remaining == best)
+        cluster = remaining[joins]
         weights = scores[cluster][:, None]
-        merged.append(((boxes[cluster] * weights).sum(axis=0) / weights.sum(), float(scores[best])))
-        remaining = remaining[iou <= iou_threshold]
+        merged.append(((boxes[cluster] * weights).sum(axis=0) / max(weights.sum(), 1e-12), float(scores[best])))
+        remaining = remaining[~joins]
     return merged
 
 

