@@ -104,8 +104,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) ->
     merged = []
     while remaining.size:
         best = remaining[0]
-        x0 = np.maximum(boxes[best, 0], boxes[remaining, 0])
-        y0 = np.maximum(boxes[best, 1], boxes[remaining, 1])
+        x0, y0 = np.maximum(boxes[best, 0], boxes[remaining, 0]), np.maximum(boxes[best, 1], boxes[remaining, 1])
         x1 = np.minimum(boxes[best, 2], boxes[remaining, 2])
         y1 = np.minimum(boxes[best, 3], boxes[remaining, 3])
         overlap = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
