@@ -11,7 +11,7 @@ from model_zoo.constants import CLASS_NAMES, FERPLUS_CLASS_NAMES
 from model_zoo.pretrained import resolve_artifacts, shipped_models
 from pipeline.lineage import LINEAGE_FILE, artifact_hashes
 
-SOURCE = resolve_artifacts("seed_cnn_fer2013")
+SOURCE = resolve_artifacts("seed_cnn_fer2013_v1")  # a plain fer-export output: no card or lineage
 FER2013_EVAL = {"labels": "fer2013", "split": "validation", "data": "DATA", "accuracy": 0.68321}
 MAJORITY_EVAL = {
     "labels": "ferplus-majority",

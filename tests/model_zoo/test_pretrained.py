@@ -17,7 +17,7 @@ from tests.fer_fixtures import ROOT
 MAX_SHIPPED_MEGABYTES = 40
 SHIPPED = shipped_models()
 # The preset each shipped model was trained with: its card's command must reproduce the run.
-PRESET_OF = {"seed_cnn_fer2013": "ship", "seed_cnn_ferplus": "ferplus"}
+PRESET_OF = {"seed_cnn_fer2013": "ship-distilled", "seed_cnn_fer2013_v1": "ship", "seed_cnn_ferplus": "ferplus"}
 
 
 def test_the_default_is_shipped():

@@ -14,7 +14,7 @@ SEGMENT = 30  # frames per segment; the video runs at 30 fps
 
 
 def segment_frame(kind: str, i: int) -> np.ndarray:
-    """A 640x480 BGR frame: the astronaut smiling, the same photo with her mouth blurred (seed_cnn_fer2013 reads
+    """A 640x480 BGR frame: the astronaut smiling, the same photo with her mouth blurred (seed_cnn_fer2013_v1 reads
     surprise), or a scene with no face; a frame counter in a corner makes every frame different."""
     face = astronaut().copy()
     if kind == "blurred":

@@ -19,9 +19,9 @@ from tests.serving_demo.analysis.helpers import SEGMENT, read_records
 
 def test_a_video_gives_a_record_per_frame_following_its_segments(video, tmp_path, capsys):
     out = tmp_path / "out.jsonl"
-    # seed_cnn_fer2013 reads the blurred mouth as surprise (the default model sees a smile still): two segments that
+    # seed_cnn_fer2013_v1 reads the blurred mouth as surprise (the default model sees a smile still): two segments that
     # differ, a third without a face.
-    args = [str(video), "--output", str(out), "--annotate", str(tmp_path / "ann"), "--artifacts", "seed_cnn_fer2013"]
+    args = [str(video), "--output", str(out), "--annotate", str(tmp_path / "ann"), "--artifacts", "seed_cnn_fer2013_v1"]
     assert main([*args, "--no-progress"]) == 0
     records = read_records(out)
     assert [r["frame"] for r in records] == list(range(3 * SEGMENT))
