@@ -188,8 +188,8 @@ def build_demo(
         # The browser sends the video element's current picture on every tick, whether or not the camera has given
         # a new one since: the same picture again is skipped, not analysed twice. Only a digest is kept, never the
         # frame.
-        digest = hashlib.blake2b(frame.data, digest_size=16).digest() if frame.flags.c_contiguous else None
-        if last is not None and digest is not None and last.get("digest") == digest:
+        digest = hashlib.blake2b(np.ascontiguousarray(frame).data, digest_size=16).digest()
+        if last is not None and last.get("digest") == digest:
             return gr.skip(), gr.skip(), last
         now = time.perf_counter()
         last = last or {"smoother": FaceSmoother()}  # one per browser session
